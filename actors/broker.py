@@ -1,0 +1,44 @@
+"""The Dramatiq broker and the Redis that holds shared state (breaker, rate limiter).
+
+With REDIS_URL set both are that Redis; without it (the embedded default) both are one
+in-process fakeredis server, and the web process runs the worker itself.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import dramatiq
+import fakeredis
+import redis
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import CurrentMessage
+
+from settings import get_settings
+
+
+@functools.cache
+def redis_client() -> redis.Redis:
+    url = get_settings().redis_url
+    if url is None:
+        return fakeredis.FakeRedis(server=_embedded_server())
+    return redis.Redis.from_url(url)
+
+
+@functools.cache
+def _embedded_server() -> fakeredis.FakeServer:
+    return fakeredis.FakeServer()
+
+
+def build_broker() -> RedisBroker:
+    url = get_settings().redis_url
+    if url is None:
+        broker = RedisBroker(client=fakeredis.FakeRedis(server=_embedded_server()))
+    else:
+        broker = RedisBroker(url=url)
+    broker.add_middleware(CurrentMessage())
+    return broker
+
+
+broker = build_broker()
+dramatiq.set_broker(broker)

@@ -1,0 +1,68 @@
+"""Periodic jobs: the sweeper that re-queues submissions whose message was lost.
+
+A message can vanish (Redis restarted empty, the broker was down at submit time, a worker
+was killed); the row cannot. Every worker process runs the schedule, and a Redis lock
+lets one of them act per interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+
+import dramatiq
+from dramatiq.middleware import Middleware
+
+from actors.broker import redis_client
+from actors.sync import sync_submission
+from settings import get_settings
+from storage.submissions import stale_submission_ids
+
+log = logging.getLogger(__name__)
+
+
+def sweep_stale_submissions() -> int:
+    """Queue a sync for every stale row; returns how many were queued."""
+    ids = asyncio.run(stale_submission_ids(get_settings().sweep_grace))
+    for submission_id in ids:
+        sync_submission.send(str(submission_id))
+    if ids:
+        log.info("sweeper re-queued %d stale submission(s)", len(ids))
+    return len(ids)
+
+
+#: name -> job; each runs at most once per sweep interval across all processes.
+PERIODIC_JOBS: dict[str, Callable[[], object]] = {"sweep": sweep_stale_submissions}
+
+
+class Scheduler(Middleware):
+    """Runs `PERIODIC_JOBS` on a daemon thread in each worker process."""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="scheduler", daemon=True)
+        self._thread.start()
+
+    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        self._stop.set()
+
+    def _loop(self) -> None:
+        interval_s = get_settings().sweep_interval
+        while not self._stop.wait(interval_s):
+            for name, job in PERIODIC_JOBS.items():
+                self._run_once_per_interval(name, job, interval_s)
+
+    @staticmethod
+    def _run_once_per_interval(name: str, job: Callable[[], object], interval_s: float) -> None:
+        try:
+            lock = f"leadsync:schedule:{name}"
+            if redis_client().set(lock, "1", nx=True, px=max(1, int(interval_s * 900))):
+                job()
+        except Exception:
+            log.exception("periodic job %s failed; it runs again next interval", name)

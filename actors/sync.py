@@ -1,0 +1,130 @@
+"""`sync_submission`: take one stored submission to HubSpot, exactly once in effect.
+
+Each run claims the row, resumes from the progress it records, and settles it:
+`synced`, back to `pending` for a retry, or `failed` with HubSpot's message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from typing import Any
+
+import dramatiq
+from dramatiq.middleware import CurrentMessage
+
+from actors import broker as _broker  # noqa: F401  (the broker must exist before actors)
+from actors.services import crm_service
+from crm.breaker import BreakerOpen
+from crm.errors import ErrorKind, HubSpotError
+from crm.service import SubmissionPayload, SyncProgress
+from settings import get_settings
+from storage import submissions
+from storage.tables import Submission
+
+log = logging.getLogger(__name__)
+
+#: Errors a retry with backoff can fix; the rest fail the submission at once.
+RETRYABLE = {ErrorKind.TRANSIENT, ErrorKind.AUTHENTICATION}
+#: Dramatiq's longest backoff between retries, in milliseconds.
+MAX_BACKOFF_MS = 60_000
+
+
+def _retry_options() -> dict[str, Any]:
+    settings = get_settings()
+    return {
+        "max_retries": settings.hubspot_max_retries,
+        "min_backoff": max(settings.hubspot_retry_delay, 1),
+        "max_backoff": MAX_BACKOFF_MS,
+    }
+
+
+@dramatiq.actor(queue_name="crm", **_retry_options())
+def sync_submission(submission_id: str) -> None:
+    asyncio.run(_sync(submission_id))
+
+
+async def _sync(submission_id: str) -> None:
+    row = await submissions.claim_for_sync(submission_id, get_settings().sync_lease)
+    if row is None:
+        log.info("submission %s is not pending or is held by another worker", submission_id)
+        return
+    progress = _progress(row)
+    loop = asyncio.get_running_loop()
+
+    def save(step: SyncProgress) -> None:
+        asyncio.run_coroutine_threadsafe(
+            submissions.save_progress(submission_id, _progress_columns(step)), loop
+        ).result()
+
+    try:
+        await asyncio.to_thread(crm_service().sync, _payload(row), progress, save)
+    except BreakerOpen as exc:
+        await _wait_and_resend(submission_id, exc.retry_after_s, str(exc))
+        return
+    except HubSpotError as exc:
+        if exc.kind is ErrorKind.RATE_LIMITED:
+            await _wait_and_resend(submission_id, exc.retry_after_s or 10.0, exc.describe())
+            return
+        await _settle_failure(submission_id, exc)
+        return
+    except Exception as exc:
+        await submissions.release(submission_id, "pending", f"internal error: {exc!r}")
+        raise
+    await submissions.mark_synced(submission_id)
+
+
+async def _wait_and_resend(submission_id: str, delay_s: float, reason: str) -> None:
+    """HubSpot asked us to wait (429) or is paused (breaker): no retry is used up."""
+    delay_s = max(delay_s, 0.1)
+    await submissions.release(submission_id, "pending", reason, retry_in_s=delay_s)
+    sync_submission.send_with_options(args=(submission_id,), delay=int(delay_s * 1000))
+
+
+async def _settle_failure(submission_id: str, exc: HubSpotError) -> None:
+    log.warning("sync of %s failed: %s", submission_id, exc.describe())
+    error, correlation_id = exc.describe(), exc.correlation_id
+    if exc.kind in RETRYABLE and not _last_attempt():
+        retry_in_s = MAX_BACKOFF_MS / 1000
+        await submissions.release(submission_id, "pending", error, correlation_id, retry_in_s)
+        raise exc
+    await submissions.release(submission_id, "failed", error, correlation_id)
+
+
+def _last_attempt() -> bool:
+    message = CurrentMessage.get_current_message()
+    retries = message.options.get("retries", 0) if message else 0
+    return retries >= get_settings().hubspot_max_retries
+
+
+def _payload(row: Submission) -> SubmissionPayload:
+    return SubmissionPayload(
+        submission_id=str(row.id),
+        form_type=row.form_type,
+        contact_properties=row.contact_properties,
+        deal_properties=row.deal_properties,
+        summary=row.summary,
+        submitted_at_ms=int(row.created_at.timestamp() * 1000),
+    )
+
+
+def _progress(row: Submission) -> SyncProgress:
+    return SyncProgress(
+        contact_id=row.hubspot_contact_id,
+        deal_id=row.hubspot_deal_id,
+        association_verified=row.association_verified_at is not None,
+        activity_attempted=row.activity_attempted_at is not None,
+        activity_id=row.hubspot_activity_id,
+    )
+
+
+def _progress_columns(progress: SyncProgress) -> dict[Any, Any]:
+    now = dt.datetime.now(dt.UTC)
+    return {
+        Submission.hubspot_contact_id: progress.contact_id,
+        Submission.hubspot_deal_id: progress.deal_id,
+        Submission.association_verified_at: now if progress.association_verified else None,
+        Submission.activity_attempted_at: now if progress.activity_attempted else None,
+        Submission.hubspot_activity_id: progress.activity_id,
+    }

@@ -1,0 +1,11 @@
+"""What `dramatiq actors.worker` loads: the broker and every actor module."""
+
+from __future__ import annotations
+
+from actors import sync  # noqa: F401  (declares its actors on the broker)
+from actors.broker import broker
+from actors.maintenance import Scheduler
+
+broker.add_middleware(Scheduler())
+
+__all__ = ["broker"]

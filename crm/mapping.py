@@ -1,0 +1,198 @@
+"""What goes where in HubSpot, read from `hubspot_properties.json` rather than coded.
+
+`PropertyMap.clean` validates a posted form and normalises every value; the `*_properties`
+methods turn a cleaned form into the property dicts HubSpot receives.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crm.transforms import BUILTIN_CLEANERS, Cleaner, InvalidValue, picklist_cleaner
+
+DEFAULT_PATH = Path(__file__).resolve().parent.parent / "hubspot_properties.json"
+
+#: HubSpot joins the values of a multi-select property with semicolons.
+MULTI_VALUE_SEPARATOR = ";"
+
+Cleaned = dict[str, str | list[str]]
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    property: str
+    transform: str
+    label: str
+    aliases: tuple[str, ...] = ()
+    max_length: int | None = None
+    multiple: bool = False
+
+
+@dataclass(frozen=True)
+class DealSpec:
+    name: str
+    pipeline: str
+    stage: str
+
+
+@dataclass(frozen=True)
+class FormSpec:
+    form_type: str
+    title: str
+    required: tuple[str, ...]
+    optional: tuple[str, ...]
+    static_values: Mapping[str, str]
+    deal: DealSpec
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return self.required + self.optional
+
+
+@dataclass
+class CleanResult:
+    values: Cleaned = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class PropertyMap:
+    """The parsed mapping file; one instance serves the whole process."""
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self.fields = {
+            name: FieldSpec(
+                name=name,
+                property=spec["property"],
+                transform=spec["transform"],
+                label=spec.get("label", name),
+                aliases=tuple(spec.get("aliases", ())),
+                max_length=spec.get("max_length"),
+                multiple=spec.get("multiple", False),
+            )
+            for name, spec in config["fields"].items()
+        }
+        self.picklists: dict[str, dict[str, str]] = config["picklists"]
+        self.forms = {
+            name: FormSpec(
+                form_type=name,
+                title=spec["title"],
+                required=tuple(spec["required"]),
+                optional=tuple(spec["optional"]),
+                static_values=spec["static_values"],
+                deal=DealSpec(**spec["deal"]),
+            )
+            for name, spec in config["forms"].items()
+        }
+        self.deal_idempotency_property: str = config["deal_idempotency_property"]
+        self.lifecycle_stages: list[str] = config["lifecycle_stages"]
+        self.custom_properties: dict[str, list[dict[str, Any]]] = config["custom_properties"]
+        self._cleaners: dict[str, Cleaner] = BUILTIN_CLEANERS | {
+            name: picklist_cleaner(options) for name, options in self.picklists.items()
+        }
+
+    @classmethod
+    def load(cls, path: Path = DEFAULT_PATH) -> PropertyMap:
+        return cls(json.loads(path.read_text(encoding="utf-8")))
+
+    def form(self, form_type: str) -> FormSpec:
+        try:
+            return self.forms[form_type]
+        except KeyError:
+            raise ValueError(f"unknown form type {form_type!r}") from None
+
+    def clean(self, form_type: str, raw: Mapping[str, Any]) -> CleanResult:
+        """Validate and normalise every field the form knows; unknown keys are ignored."""
+        spec = self.form(form_type)
+        context = {key: value for key, value in raw.items() if isinstance(value, str)}
+        result = CleanResult()
+        for name in spec.fields:
+            field_spec = self.fields[name]
+            value = _posted(raw, field_spec)
+            if _is_blank(value):
+                if name in spec.required:
+                    result.errors[name] = f"{field_spec.label} is required."
+                continue
+            try:
+                result.values[name] = self._clean_value(field_spec, value, context)
+            except InvalidValue as exc:
+                result.errors[name] = str(exc)
+        return result
+
+    def clean_field(self, form_type: str, name: str, raw: Mapping[str, Any]) -> str | None:
+        """The error message for one field, for inline validation; None when it is fine."""
+        return self.clean(form_type, raw).errors.get(name)
+
+    def _clean_value(
+        self, spec: FieldSpec, value: Any, context: Mapping[str, str]
+    ) -> str | list[str]:
+        cleaner = self._cleaners[spec.transform]
+        if spec.multiple:
+            items = value if isinstance(value, list) else str(value).split(",")
+            if not all(isinstance(item, str) for item in items):
+                raise InvalidValue("Choose one or more of the listed options.")
+            cleaned = [cleaner(item, context) for item in items if item.strip()]
+            return list(dict.fromkeys(cleaned))
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise InvalidValue(f"{spec.label} must be text.")
+        text = str(value)
+        if spec.max_length and len(text) > spec.max_length:
+            raise InvalidValue(f"{spec.label} must be at most {spec.max_length} characters.")
+        cleaned_text = cleaner(text, context)
+        if not cleaned_text:
+            raise InvalidValue(f"{spec.label} must contain text, not only markup or symbols.")
+        return cleaned_text
+
+    def contact_properties(self, form_type: str, values: Cleaned) -> dict[str, str]:
+        """HubSpot contact properties for a cleaned form, static values included."""
+        spec = self.form(form_type)
+        properties = {
+            self.fields[name].property: _wire_value(value) for name, value in values.items()
+        }
+        return properties | dict(spec.static_values)
+
+    def deal_properties(
+        self, form_type: str, values: Cleaned, submission_id: str, owner_id: str | None = None
+    ) -> dict[str, str]:
+        """Deal properties, carrying the submission id HubSpot keeps unique per deal."""
+        spec = self.form(form_type).deal
+        company = values.get("company") or values.get("email") or "Website visitor"
+        properties = {
+            "dealname": spec.name.format(company=company),
+            "pipeline": spec.pipeline,
+            "dealstage": spec.stage,
+            "form_type": form_type,
+            self.deal_idempotency_property: submission_id,
+        }
+        if owner_id:
+            properties["hubspot_owner_id"] = owner_id
+        return properties
+
+
+def _posted(raw: Mapping[str, Any], spec: FieldSpec) -> Any:
+    for key in (spec.name, *spec.aliases):
+        if key in raw and not _is_blank(raw[key]):
+            return raw[key]
+    return None
+
+
+def _is_blank(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, list):
+        return all(isinstance(item, str) and not item.strip() for item in value)
+    return False
+
+
+def _wire_value(value: str | list[str]) -> str:
+    return MULTI_VALUE_SEPARATOR.join(value) if isinstance(value, list) else value

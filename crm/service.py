@@ -1,0 +1,226 @@
+"""`CRMService`: the business steps of a sync, each safe to run again after any failure.
+
+A sync is contact upsert -> deal upsert -> deal/contact association -> activity note.
+`SyncProgress` records what is already done, so a retry resumes instead of repeating:
+the caller persists it after every step (`save`).
+"""
+
+from __future__ import annotations
+
+import html
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from crm.client import DEAL_TO_CONTACT, HubSpotClient
+from crm.errors import ErrorKind, HubSpotError
+from crm.mapping import PropertyMap
+
+
+class InvalidSubmission(ValueError):
+    """Form data that fails validation; `errors` maps each field to its message."""
+
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = dict(errors)
+
+
+@dataclass
+class SyncProgress:
+    contact_id: str | None = None
+    deal_id: str | None = None
+    association_verified: bool = False
+    #: A note create was sent; its answer may have been lost, so look before sending again.
+    activity_attempted: bool = False
+    activity_id: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return bool(
+            self.contact_id and self.deal_id and self.association_verified and self.activity_id
+        )
+
+
+@dataclass(frozen=True)
+class SubmissionPayload:
+    """What one submission writes to HubSpot, already mapped."""
+
+    submission_id: str
+    form_type: str
+    contact_properties: Mapping[str, str]
+    deal_properties: Mapping[str, str]
+    summary: Mapping[str, str]
+    submitted_at_ms: int
+
+
+class CRMService:
+    def __init__(
+        self,
+        client: HubSpotClient,
+        property_map: PropertyMap,
+        owner_id: str | None = None,
+        timeline_template_id: str | None = None,
+    ) -> None:
+        self.client = client
+        self.map = property_map
+        self.owner_id = owner_id
+        #: Private apps cannot write custom timeline events, so notes are the default.
+        self.timeline_template_id = timeline_template_id
+
+    def process_form_submission(
+        self, form_data: Mapping[str, Any], form_type: str, submission_id: str | None = None
+    ) -> dict[str, str | None]:
+        """Validate, map and sync one form in one go; returns the HubSpot ids."""
+        payload = self.build_payload(form_data, form_type, submission_id or str(uuid.uuid4()))
+        progress = self.sync(payload, SyncProgress())
+        return {
+            "contact_id": progress.contact_id,
+            "deal_id": progress.deal_id,
+            "activity_id": progress.activity_id,
+        }
+
+    def build_payload(
+        self, form_data: Mapping[str, Any], form_type: str, submission_id: str
+    ) -> SubmissionPayload:
+        cleaned = self.map.clean(form_type, form_data)
+        if not cleaned.ok:
+            raise InvalidSubmission(cleaned.errors)
+        labels = {name: self.map.fields[name].label for name in cleaned.values}
+        return SubmissionPayload(
+            submission_id=submission_id,
+            form_type=form_type,
+            contact_properties=self.map.contact_properties(form_type, cleaned.values),
+            deal_properties=self.map.deal_properties(
+                form_type, cleaned.values, submission_id, self.owner_id
+            ),
+            summary={labels[name]: _display(value) for name, value in cleaned.values.items()},
+            submitted_at_ms=int(time.time() * 1000),
+        )
+
+    def sync(
+        self,
+        payload: SubmissionPayload,
+        progress: SyncProgress,
+        save: Callable[[SyncProgress], None] = lambda progress: None,
+    ) -> SyncProgress:
+        """Run the steps not yet done, saving progress after each one."""
+        if not progress.contact_id:
+            progress.contact_id = self.create_or_update_contact(payload.contact_properties)
+            save(progress)
+        if not progress.deal_id:
+            progress.deal_id = self.create_deal_for_contact(
+                progress.contact_id, payload.deal_properties
+            )
+            save(progress)
+        if not progress.association_verified:
+            self.ensure_deal_associated(progress.deal_id, progress.contact_id)
+            progress.association_verified = True
+            save(progress)
+        if not progress.activity_id:
+            progress.activity_id = self.log_submission_activity(payload, progress, save)
+            save(progress)
+        return progress
+
+    def create_or_update_contact(self, properties: Mapping[str, str]) -> str:
+        """Create the contact, or update the one holding the e-mail (HubSpot's 409 names it).
+
+        Never searches first: the search index lags writes, the classic duplicate cause.
+        """
+        try:
+            return self.client.create_contact(properties).id
+        except HubSpotError as exc:
+            if exc.kind is not ErrorKind.CONFLICT:
+                raise
+            contact_id = exc.existing_id or self._contact_id_by_email(properties["email"], exc)
+        existing = self.client.get_contact(contact_id, ["lifecyclestage"])
+        current = (existing.properties if existing else {}).get("lifecyclestage") or ""
+        self.client.update_contact(contact_id, self._forward_only(properties, current))
+        return contact_id
+
+    def create_deal_for_contact(self, contact_id: str, deal_data: Mapping[str, str]) -> str:
+        """Upsert the deal on its unique submission id, so a lost answer never duplicates it."""
+        id_property = self.map.deal_idempotency_property
+        deal = self.client.upsert_deal(id_property, deal_data[id_property], deal_data)
+        return deal.id
+
+    def ensure_deal_associated(self, deal_id: str, contact_id: str) -> None:
+        """Associate, then believe only the association HubSpot reports back, not the 2xx."""
+        type_ids = self.client.associate_deal_with_contact(deal_id, contact_id)
+        if DEAL_TO_CONTACT not in type_ids:
+            raise HubSpotError(
+                ErrorKind.TRANSIENT,
+                f"HubSpot answered without the deal {deal_id} -> contact {contact_id} association",
+                operation="associate_deal_contact",
+            )
+
+    def log_submission_activity(
+        self,
+        payload: SubmissionPayload,
+        progress: SyncProgress,
+        save: Callable[[SyncProgress], None],
+    ) -> str:
+        """Create the note once: after an unknown outcome, find it on the deal instead."""
+        marker = f"Submission {payload.submission_id}"
+        assert progress.contact_id and progress.deal_id
+        title = self.map.form(payload.form_type).title
+        if self.timeline_template_id:
+            return self.client.create_timeline_event(
+                self.timeline_template_id,
+                f"submission-{payload.submission_id}",
+                progress.contact_id,
+                {
+                    "formName": title,
+                    "formType": payload.form_type,
+                    "submissionId": payload.submission_id,
+                    "dealId": progress.deal_id,
+                },
+                payload.submitted_at_ms,
+            ).id
+        if progress.activity_attempted and (found := self._find_note(progress.deal_id, marker)):
+            return found
+        progress.activity_attempted = True
+        save(progress)
+        rows = "".join(
+            f"<li><strong>{html.escape(label)}:</strong> {html.escape(value)}</li>"
+            for label, value in payload.summary.items()
+        )
+        note = self.client.log_activity(
+            progress.contact_id,
+            f"Website form: {title}",
+            {
+                "body": f"<ul>{rows}</ul><p>{marker}</p>",
+                "timestamp_ms": payload.submitted_at_ms,
+                "deal_id": progress.deal_id,
+                "owner_id": self.owner_id,
+            },
+        )
+        return note.id
+
+    def _find_note(self, deal_id: str, marker: str) -> str | None:
+        note_ids = self.client.associated_ids("deal", deal_id, "note")
+        for note in self.client.read_notes(note_ids):
+            if marker in (note.properties.get("hs_note_body") or ""):
+                return note.id
+        return None
+
+    def _contact_id_by_email(self, email: str, conflict: HubSpotError) -> str:
+        contact = self.client.find_contact(email)
+        if contact is None:
+            raise conflict
+        return contact.id
+
+    def _forward_only(self, properties: Mapping[str, str], current: str) -> dict[str, str]:
+        """Drop a lifecycle stage that would move the contact backwards."""
+        stages = self.map.lifecycle_stages
+        wanted = properties.get("lifecyclestage")
+        if wanted in stages and current in stages and stages.index(wanted) <= stages.index(current):
+            return {k: v for k, v in properties.items() if k != "lifecyclestage"}
+        if current and current not in stages:  # "other" or a custom stage: leave it alone
+            return {k: v for k, v in properties.items() if k != "lifecyclestage"}
+        return dict(properties)
+
+
+def _display(value: str | list[str]) -> str:
+    return ", ".join(value) if isinstance(value, list) else value

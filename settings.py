@@ -1,0 +1,135 @@
+"""The one settings object, read once from the environment.
+
+With no environment at all the product runs embedded: SQLite, an in-process broker and
+worker on fakeredis, local file storage and the HubSpot sandbox. Each variable below
+switches one part to the real thing.
+"""
+
+from __future__ import annotations
+
+import functools
+import secrets
+import sys
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlparse
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent
+
+#: The token the embedded HubSpot sandbox accepts; never a real credential.
+SANDBOX_TOKEN = "sandbox-token"
+
+
+class ConfigError(Exception):
+    """A setting has a value the product cannot run with."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
+
+    # HubSpot, as in the spec's Environment Variables table.
+    hubspot_api_key: Annotated[
+        str | None,
+        Field(validation_alias=AliasChoices("HUBSPOT_API_KEY", "HUBSPOT_ACCESS_TOKEN")),
+    ] = None
+    hubspot_api_url: str = "https://api.hubapi.com"
+    hubspot_timeout: float = Field(10.0, gt=0, description="seconds per HubSpot request")
+    hubspot_max_retries: int = Field(3, ge=0)
+    hubspot_retry_delay: int = Field(1000, ge=0, description="first retry delay, milliseconds")
+    hubspot_cb_threshold: int = Field(5, ge=1)
+    hubspot_cb_timeout: float = Field(120.0, gt=0, description="seconds the breaker stays open")
+    hubspot_owner_id: str | None = None
+    hubspot_portal_id: str | None = None
+    hubspot_app_id: str | None = None
+    hubspot_event_template_id: str | None = None
+    hubspot_burst_limit: int = Field(100, ge=1, description="calls per burst window")
+    hubspot_burst_window: float = Field(10.0, gt=0, description="burst window, seconds")
+    hubspot_daily_limit: int = Field(250_000, ge=1, description="calls per day")
+
+    # Sync.
+    sync_lease: float = Field(300.0, gt=0, description="seconds a worker holds a submission")
+    sweep_interval: float = Field(30.0, gt=0, description="seconds between stale-row sweeps")
+    sweep_grace: float = Field(90.0, ge=0, description="seconds a row may wait before a sweep")
+
+    # Infrastructure.
+    database_url: str = f"sqlite:///{ROOT / 'var' / 'leadsync.sqlite'}"
+    redis_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    sandbox_port: int = Field(8001, ge=0, le=65535)
+
+    # Web.
+    secret_key: str | None = Field(None, description="signs cookies and CSRF tokens")
+    max_body_bytes: int = Field(64 * 1024, gt=0)
+
+    @field_validator("hubspot_api_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_scheme(cls, value: str) -> str:
+        if urlparse(value).scheme not in ("sqlite", "postgres", "postgresql"):
+            raise ValueError("must start with sqlite:/// or postgres://")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value and urlparse(value).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("must start with redis:// or rediss://")
+        return value or None
+
+    @model_validator(mode="after")
+    def _secret_key(self) -> Settings:
+        if self.secret_key is None:
+            if not self.embedded:
+                raise ValueError("SECRET_KEY must be set when REDIS_URL is (production)")
+            # Embedded runs are one process: a fresh key only logs visitors out on restart.
+            self.secret_key = secrets.token_urlsafe(32)
+        elif len(self.secret_key) < 16:
+            raise ValueError("SECRET_KEY must be at least 16 characters")
+        return self
+
+    @property
+    def uses_sandbox(self) -> bool:
+        """No HubSpot token configured: the embedded sandbox stands in for HubSpot."""
+        return not self.hubspot_api_key
+
+    @property
+    def embedded(self) -> bool:
+        """No Redis configured: broker and worker run inside the web process."""
+        return self.redis_url is None
+
+    @property
+    def hubspot_token(self) -> str:
+        return self.hubspot_api_key or SANDBOX_TOKEN
+
+
+def load_settings() -> Settings:
+    """Read the environment, turning pydantic's report into one line naming the variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        message = error["msg"].removeprefix("Value error, ")
+        if error["loc"]:
+            message = f"{str(error['loc'][0]).upper()}: {message}"
+        # The value itself is left out: it may be a credential or a URL with a password.
+        raise ConfigError(message) from None
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings; a bad value stops start-up with a one-line message."""
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        sys.exit(f"Configuration error: {exc}")

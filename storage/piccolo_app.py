@@ -1,0 +1,17 @@
+"""Piccolo's view of the storage package: its tables and migrations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from piccolo.conf.apps import AppConfig
+
+from storage.tables import Submission
+
+APP_CONFIG = AppConfig(
+    app_name="storage",
+    migrations_folder_path=str(Path(__file__).resolve().parent / "migrations"),
+    table_classes=[Submission],
+    migration_dependencies=[],
+    commands=[],
+)

@@ -1,0 +1,133 @@
+"""Submission rows: stored first, then claimed, advanced and settled by the sync actor."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from storage.tables import Submission
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+async def create_submission(
+    *,
+    form_type: str,
+    email: str,
+    raw_fields: Mapping[str, Any],
+    contact_properties: Mapping[str, str],
+    deal_properties: Mapping[str, str],
+    summary: Mapping[str, str],
+    submission_id: uuid.UUID | None = None,
+) -> uuid.UUID:
+    """Insert one pending submission; it is committed when this returns."""
+    row = Submission(
+        id=submission_id or uuid.uuid4(),
+        form_type=form_type,
+        email=email,
+        raw_fields=dict(raw_fields),
+        contact_properties=dict(contact_properties),
+        deal_properties=dict(deal_properties),
+        summary=dict(summary),
+    )
+    await row.save()
+    return row.id
+
+
+async def get_submission(submission_id: uuid.UUID | str) -> Submission | None:
+    query = Submission.objects().where(Submission.id == _uuid(submission_id))
+    return await query.output(load_json=True).first()
+
+
+async def claim_for_sync(submission_id: uuid.UUID | str, lease_s: float) -> Submission | None:
+    """Take the submission for one sync attempt, unless another worker holds a live lease.
+
+    A lease that ran out means its worker died mid-job: the row may be claimed again.
+    """
+    now = _now()
+    claimable = (Submission.status == "pending") | (
+        (Submission.status == "syncing") & (Submission.lease_until < now)
+    )
+    rows = (
+        await Submission.update(
+            {
+                Submission.status: "syncing",
+                Submission.attempts: Submission.attempts + 1,
+                Submission.lease_until: now + dt.timedelta(seconds=lease_s),
+                Submission.updated_at: now,
+            }
+        )
+        .where((Submission.id == _uuid(submission_id)) & claimable)
+        .returning(Submission.id)
+    )
+    return await get_submission(submission_id) if rows else None
+
+
+async def save_progress(submission_id: uuid.UUID | str, changes: Mapping[Any, Any]) -> None:
+    await Submission.update({**changes, Submission.updated_at: _now()}).where(
+        Submission.id == _uuid(submission_id)
+    )
+
+
+async def mark_synced(submission_id: uuid.UUID | str) -> None:
+    now = _now()
+    await save_progress(
+        submission_id,
+        {
+            Submission.status: "synced",
+            Submission.synced_at: now,
+            Submission.lease_until: None,
+            Submission.next_attempt_at: None,
+            Submission.last_error: None,
+            Submission.last_error_correlation_id: None,
+        },
+    )
+
+
+async def release(
+    submission_id: uuid.UUID | str,
+    status: str,
+    error: str | None,
+    correlation_id: str | None = None,
+    retry_in_s: float | None = None,
+) -> None:
+    """Give the row back as `pending` (to be tried again) or `failed`, keeping the reason.
+
+    `retry_in_s` says when a queued retry is due, so the sweeper leaves it alone till then.
+    """
+    next_attempt = _now() + dt.timedelta(seconds=retry_in_s) if retry_in_s is not None else None
+    await save_progress(
+        submission_id,
+        {
+            Submission.status: status,
+            Submission.lease_until: None,
+            Submission.next_attempt_at: next_attempt,
+            Submission.last_error: error,
+            Submission.last_error_correlation_id: correlation_id,
+        },
+    )
+
+
+async def stale_submission_ids(grace_s: float, limit: int = 500) -> list[uuid.UUID]:
+    """Rows whose message was lost: pending past their due time, or held by a dead worker."""
+    cutoff = _now() - dt.timedelta(seconds=grace_s)
+    due = Submission.next_attempt_at.is_null() & (Submission.updated_at < cutoff)
+    overdue = Submission.next_attempt_at < cutoff
+    stale = ((Submission.status == "pending") & (due | overdue)) | (
+        (Submission.status == "syncing") & (Submission.lease_until < _now())
+    )
+    rows = (
+        await Submission.select(Submission.id)
+        .where(stale)
+        .order_by(Submission.created_at)
+        .limit(limit)
+    )
+    return [row["id"] for row in rows]
+
+
+def _uuid(value: uuid.UUID | str) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))

@@ -1,0 +1,38 @@
+"""Piccolo tables: what the product holds, committed before anything is queued."""
+
+from __future__ import annotations
+
+from piccolo.columns import JSON, UUID, Integer, Text, Timestamptz, Varchar
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+#: The states a submission moves through; `failed` rows can be retried.
+SUBMISSION_STATUSES = ("pending", "syncing", "synced", "failed")
+
+
+class Submission(Table, tablename="submissions"):
+    """One form post, with what it became in HubSpot."""
+
+    id = UUID(primary_key=True)
+    form_type = Varchar(length=32, index=True)
+    status = Varchar(length=16, default="pending", index=True)
+    email = Varchar(length=254, index=True)
+    raw_fields = JSON(help_text="every field exactly as posted")
+    contact_properties = JSON(help_text="HubSpot contact properties, mapped at submit time")
+    deal_properties = JSON()
+    summary = JSON(help_text="field label -> shown value, for the activity note")
+    attempts = Integer(default=0)
+    last_error = Text(null=True, default=None)
+    last_error_correlation_id = Varchar(length=64, null=True, default=None)
+    hubspot_contact_id = Varchar(length=32, null=True, default=None)
+    hubspot_deal_id = Varchar(length=32, null=True, default=None)
+    hubspot_activity_id = Varchar(length=32, null=True, default=None)
+    association_verified_at = Timestamptz(null=True, default=None)
+    activity_attempted_at = Timestamptz(null=True, default=None)
+    lease_until = Timestamptz(null=True, default=None, help_text="a worker holds the sync")
+    next_attempt_at = Timestamptz(
+        null=True, default=None, index=True, help_text="a retry is queued for this time"
+    )
+    created_at = Timestamptz(default=TimestamptzNow(), index=True)
+    updated_at = Timestamptz(default=TimestamptzNow())
+    synced_at = Timestamptz(null=True, default=None)

@@ -1,0 +1,61 @@
+"""`sync_submission` settles a stored submission: synced with ids, or failed with a reason."""
+
+from __future__ import annotations
+
+import asyncio
+
+from actors.sync import sync_submission
+from storage.submissions import get_submission
+from web.submit import accept_submission
+
+FORM = {
+    "email": "sam@example.com",
+    "firstName": "Sam",
+    "lastName": "Lee",
+    "company": "Acme",
+    "country": "DE",
+    "serviceInterests": ["Data Collection"],
+}
+
+
+def _store(form_type: str = "contact", **overrides) -> str:
+    accepted = asyncio.run(accept_submission(form_type, FORM | overrides))
+    assert accepted.ok, accepted.errors
+    return str(accepted.submission_id)
+
+
+def test_a_synced_submission_records_its_hubspot_ids(db, sandbox) -> None:
+    submission_id = _store()
+
+    sync_submission(submission_id)
+
+    row = asyncio.run(get_submission(submission_id))
+    assert row.status == "synced" and row.synced_at is not None
+    assert row.hubspot_contact_id == sandbox.contacts()[0]["id"]
+    assert row.hubspot_deal_id == sandbox.deals()[0]["id"]
+    assert row.hubspot_activity_id == sandbox.notes()[0]["id"]
+    assert row.last_error is None and row.attempts == 1
+
+
+def test_running_the_actor_again_makes_no_new_hubspot_object(db, sandbox) -> None:
+    submission_id = _store()
+    sync_submission(submission_id)
+    calls = len(sandbox.request_log)
+
+    sync_submission(submission_id)
+
+    assert len(sandbox.request_log) == calls
+    assert (len(sandbox.contacts()), len(sandbox.deals()), len(sandbox.notes())) == (1, 1, 1)
+
+
+def test_a_permanent_hubspot_error_fails_the_row_with_hubspots_message(db, sandbox) -> None:
+    # A portal without the custom properties: HubSpot rejects them with a 400.
+    sandbox.reset()
+    submission_id = _store()
+
+    sync_submission(submission_id)
+
+    row = asyncio.run(get_submission(submission_id))
+    assert row.status == "failed"
+    assert "does not exist" in row.last_error and "HTTP 400" in row.last_error
+    assert row.last_error_correlation_id

@@ -1,0 +1,137 @@
+"""Shared fixtures: a real HubSpot sandbox over HTTP, a migrated database, the app.
+
+The environment is fixed before any product module is imported, so the cached settings
+and the broker see it: SQLite in a temporary folder, the embedded fakeredis broker, and
+HubSpot pointed at a sandbox on a loopback port. Nothing here reaches the network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+_TMP = Path(tempfile.mkdtemp(prefix="leadsync-tests-"))
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+for _name in ("HUBSPOT_API_KEY", "HUBSPOT_ACCESS_TOKEN", "REDIS_URL", "PICCOLO_CONF"):
+    os.environ.pop(_name, None)
+os.environ["DATABASE_URL"] = f"sqlite:///{_TMP / 'test.sqlite'}"
+os.environ["SECRET_KEY"] = "test-secret-key-not-for-production"
+os.environ["HUBSPOT_RETRY_DELAY"] = "10"
+# Tests of the limits set their own; the rest must never wait for HubSpot's budget.
+os.environ["HUBSPOT_BURST_LIMIT"] = "1000000"
+
+from crm.sandbox import SandboxServer  # noqa: E402
+
+_SANDBOX = SandboxServer(search_lag_s=0.5, burst_limit=1_000_000)
+_SANDBOX.start()
+os.environ["HUBSPOT_API_URL"] = _SANDBOX.url
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> SandboxServer:
+    return _SANDBOX
+
+
+@pytest.fixture
+def sandbox(sandbox_server: SandboxServer):
+    """The sandbox's state, reset and set up like `just hubspot-setup` leaves a portal."""
+    from actors.broker import redis_client
+    from actors.services import hubspot_client, property_map
+    from crm.setup import set_up_portal
+
+    redis_client().flushall()  # breaker, limiter and queues start empty
+    state = sandbox_server.app.state.sandbox
+    state.reset()
+    set_up_portal(hubspot_client(), property_map())
+    return state
+
+
+def _run(coro):
+    return asyncio.run(coro)
+
+
+@pytest.fixture(scope="session")
+def _migrated_sqlite() -> None:
+    from storage.database import migrate
+
+    _run(migrate())
+
+
+@pytest.fixture
+def db(_migrated_sqlite: None) -> Iterator[None]:
+    """An empty, migrated SQLite database (the embedded default)."""
+    from storage.tables import Submission
+
+    Submission.delete(force=True).run_sync()
+    yield
+
+
+@pytest.fixture(scope="session")
+def _migrated_postgres() -> None:
+    """Migrate the PostgreSQL server exactly as `just migrate` does, in its own process."""
+    command = [sys.executable, "-m", "piccolo.main", "migrations", "forwards", "all"]
+    env = os.environ | {"DATABASE_URL": POSTGRES_URL}
+    subprocess.run(command, env=env, check=True, capture_output=True, cwd=ROOT)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_db(request: pytest.FixtureRequest, _migrated_sqlite: None) -> Iterator[str]:
+    """Run the test once on SQLite and once on the PostgreSQL server."""
+    from piccolo.conf.apps import Finder
+
+    from storage.database import bind_tables, engine_for
+    from storage.tables import Submission
+
+    tables = Finder().get_table_classes()
+    original = {table: table._meta.db for table in tables}
+    if request.param == "postgres":
+        request.getfixturevalue("_migrated_postgres")
+        bind_tables(engine_for(POSTGRES_URL))
+    Submission.delete(force=True).run_sync()
+    try:
+        yield request.param
+    finally:
+        for table, engine in original.items():
+            table._meta.db = engine
+
+
+@pytest.fixture
+def client(db: None, sandbox) -> Iterator:
+    """The app with its embedded worker running, as `just run` serves it."""
+    from starlette.testclient import TestClient
+
+    from web.app import create_app
+
+    with TestClient(create_app(), base_url="http://127.0.0.1:8000") as test_client:
+        yield test_client
+
+
+@pytest.fixture(params=["fakeredis", "redis"])
+def any_redis(request: pytest.FixtureRequest) -> Iterator:
+    """A clean Redis: in-process fakeredis, then the real server (required in CI)."""
+    import fakeredis
+    import redis
+
+    if request.param == "fakeredis":
+        yield fakeredis.FakeRedis()
+        return
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip("no Redis server on 127.0.0.1:6379")
+    client.flushdb()
+    yield client
+    client.flushdb()

@@ -1,0 +1,71 @@
+"""Submission rows on SQLite and PostgreSQL: stored whole, claimed by one worker at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+from storage import submissions
+from storage.tables import Submission
+
+
+def _create(**overrides) -> str:
+    fields = {
+        "form_type": "contact",
+        "email": "jane@example.com",
+        "raw_fields": {"email": "Jane@Example.com", "serviceInterests": ["a", "b"]},
+        "contact_properties": {"email": "jane@example.com"},
+        "deal_properties": {"dealname": "Acme"},
+        "summary": {"Work e-mail": "jane@example.com"},
+    } | overrides
+    return str(asyncio.run(submissions.create_submission(**fields)))
+
+
+def test_a_stored_submission_keeps_every_raw_field_and_starts_pending(any_db: str) -> None:
+    submission_id = _create()
+
+    row = asyncio.run(submissions.get_submission(submission_id))
+
+    assert row is not None
+    assert row.status == "pending" and row.attempts == 0
+    assert row.raw_fields == {"email": "Jane@Example.com", "serviceInterests": ["a", "b"]}
+    assert row.contact_properties == {"email": "jane@example.com"}
+    assert row.created_at.tzinfo is not None
+
+
+def test_only_one_claim_wins_while_the_lease_is_live(any_db: str) -> None:
+    submission_id = _create()
+
+    async def claim_twice():
+        return await asyncio.gather(
+            submissions.claim_for_sync(submission_id, 60),
+            submissions.claim_for_sync(submission_id, 60),
+        )
+
+    first, second = asyncio.run(claim_twice())
+
+    assert [first is not None, second is not None].count(True) == 1
+    row = asyncio.run(submissions.get_submission(submission_id))
+    assert row.status == "syncing" and row.attempts == 1
+
+
+def test_an_expired_lease_can_be_claimed_again(any_db: str) -> None:
+    submission_id = _create()
+    asyncio.run(submissions.claim_for_sync(submission_id, 60))
+    expired = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    asyncio.run(submissions.save_progress(submission_id, {Submission.lease_until: expired}))
+
+    again = asyncio.run(submissions.claim_for_sync(submission_id, 60))
+
+    assert again is not None and again.attempts == 2
+
+
+def test_synced_and_failed_rows_are_not_claimed(any_db: str) -> None:
+    synced, failed = _create(), _create(email="other@example.com")
+    asyncio.run(submissions.mark_synced(synced))
+    asyncio.run(submissions.release(failed, "failed", "boom", "corr-1"))
+
+    assert asyncio.run(submissions.claim_for_sync(synced, 60)) is None
+    assert asyncio.run(submissions.claim_for_sync(failed, 60)) is None
+    row = asyncio.run(submissions.get_submission(failed))
+    assert (row.last_error, row.last_error_correlation_id) == ("boom", "corr-1")

@@ -1,0 +1,68 @@
+"""Settings come from the environment; a bad value stops start-up naming the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from settings import ConfigError, load_settings
+
+
+def test_defaults_match_the_spec(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HUBSPOT_API_URL", "DATABASE_URL", "HUBSPOT_RETRY_DELAY", "SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+
+    settings = load_settings()
+
+    assert settings.hubspot_api_url == "https://api.hubapi.com"
+    assert settings.hubspot_timeout == 10
+    assert settings.hubspot_max_retries == 3
+    assert settings.hubspot_retry_delay == 1000
+    assert settings.hubspot_cb_threshold == 5
+    assert settings.hubspot_cb_timeout == 120
+    assert settings.hubspot_owner_id is None
+    assert settings.database_url.startswith("sqlite:///")
+    assert (settings.host, settings.port) == ("127.0.0.1", 8000)
+    assert settings.embedded and settings.uses_sandbox
+
+
+@pytest.mark.parametrize("name", ["HUBSPOT_API_KEY", "HUBSPOT_ACCESS_TOKEN"])
+def test_either_token_variable_switches_to_real_hubspot(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    monkeypatch.setenv(name, "pat-na1-secret")
+
+    settings = load_settings()
+
+    assert not settings.uses_sandbox
+    assert settings.hubspot_token == "pat-na1-secret"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("HUBSPOT_TIMEOUT", "ten", "HUBSPOT_TIMEOUT: Input should be a valid number"),
+        ("DATABASE_URL", "mysql://user:hunter2@db/leads", "DATABASE_URL: must start with"),
+        ("HUBSPOT_API_URL", "ftp://example.com", "HUBSPOT_API_URL: must be an http"),
+        ("REDIS_URL", "memcached://x", "REDIS_URL: must start with redis://"),
+        ("PORT", "99999", "PORT:"),
+    ],
+)
+def test_bad_values_give_one_line_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(name, value)
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+
+    message = str(caught.value)
+    assert message.startswith(expected)
+    assert "\n" not in message and "hunter2" not in message
+
+
+def test_production_requires_a_secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+
+    with pytest.raises(ConfigError, match="SECRET_KEY must be set"):
+        load_settings()

@@ -1,0 +1,94 @@
+"""The JSON API: 202 and a stored row for good input, clear 4xx and no row for bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from storage.submissions import get_submission
+from storage.tables import Submission
+
+FORM = {
+    "firstName": "Jane",
+    "lastName": "Smith",
+    "email": "jane.smith@example.com",
+    "company": "Tech Solutions Inc",
+    "country": "United States",
+    "serviceInterests": ["Data Preparation"],
+    "projectDetails": "Looking for AI solutions",
+}
+
+
+def _rows() -> int:
+    return Submission.count().run_sync()
+
+
+def _wait_for_status(submission_id: str, status: str, timeout_s: float = 10) -> Submission:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        row = asyncio.run(get_submission(submission_id))
+        if row.status == status:
+            return row
+        time.sleep(0.05)
+    raise AssertionError(f"submission still {row.status}: {row.last_error}")
+
+
+def test_a_valid_contact_is_accepted_stored_and_synced(client, sandbox) -> None:
+    response = client.post("/api/contact", json=FORM)
+
+    assert response.status_code == 202
+    body = response.json()
+    assert body["success"] is True and body["errors"] == {}
+    row = _wait_for_status(body["data"]["submission_id"], "synced")
+    assert row.hubspot_contact_id == sandbox.contacts()[0]["id"]
+    assert row.hubspot_deal_id == sandbox.deals()[0]["id"]
+
+
+def test_demo_and_quote_requests_are_accepted_too(client, sandbox) -> None:
+    demo = client.post("/api/demo-request", json=FORM | {"preferredDate": "2031-05-01"})
+    quote = client.post("/api/quote-request", json=FORM | {"budget": "10k_50k"})
+
+    assert (demo.status_code, quote.status_code) == (202, 202)
+
+
+def test_field_errors_are_reported_per_field_and_nothing_is_saved(client) -> None:
+    response = client.post(
+        "/api/contact",
+        json=FORM | {"email": "jane@", "phone": "+1 (555) 123-4567", "country": "Narnia"},
+    )
+
+    assert response.status_code == 422
+    body = response.json()
+    assert body["success"] is False
+    assert set(body["errors"]) == {"email", "phone", "country"}
+    assert _rows() == 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status"),
+    [
+        ({"content": b"{not json", "headers": {"content-type": "application/json"}}, 400),
+        ({"content": b"[1, 2]", "headers": {"content-type": "application/json"}}, 422),
+        ({"data": {"email": "a@b.co"}}, 415),
+        (
+            {
+                "content": b'{"email": "' + b"a" * 70_000 + b'"}',
+                "headers": {"content-type": "application/json"},
+            },
+            413,
+        ),
+    ],
+)
+def test_bad_bodies_get_a_clear_4xx_in_the_envelope(client, kwargs, status) -> None:
+    response = client.post("/api/contact", **kwargs)
+
+    assert response.status_code == status
+    assert response.json()["success"] is False
+    assert response.json()["message"]
+    assert _rows() == 0
+
+
+def test_health_answers(client) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
