@@ -8,6 +8,7 @@ HubSpot pointed at a sandbox on a loopback port. Nothing here reaches the networ
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -84,25 +85,43 @@ def _migrated_postgres() -> None:
     subprocess.run(command, env=env, check=True, capture_output=True, cwd=ROOT)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def any_db(request: pytest.FixtureRequest, _migrated_sqlite: None) -> Iterator[str]:
-    """Run the test once on SQLite and once on the PostgreSQL server."""
+@contextlib.contextmanager
+def tables_bound_to(url: str) -> Iterator[None]:
+    """Point the tables at another database for the duration, then back."""
     from piccolo.conf.apps import Finder
 
     from storage.database import bind_tables, engine_for
-    from storage.tables import Submission
 
     tables = Finder().get_table_classes()
     original = {table: table._meta.db for table in tables}
-    if request.param == "postgres":
-        request.getfixturevalue("_migrated_postgres")
-        bind_tables(engine_for(POSTGRES_URL))
-    Submission.delete(force=True).run_sync()
+    bind_tables(engine_for(url))
     try:
-        yield request.param
+        yield
     finally:
         for table, engine in original.items():
             table._meta.db = engine
+
+
+@pytest.fixture
+def postgres(_migrated_postgres: None) -> Iterator[str]:
+    """The PostgreSQL server, migrated and emptied, with the tables pointed at it."""
+    from storage.tables import Submission
+
+    with tables_bound_to(POSTGRES_URL):
+        Submission.delete(force=True).run_sync()
+        yield POSTGRES_URL
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_db(request: pytest.FixtureRequest, _migrated_sqlite: None) -> Iterator[str]:
+    """Run the test once on SQLite and once on the PostgreSQL server."""
+    from storage.tables import Submission
+
+    if request.param == "postgres":
+        request.getfixturevalue("postgres")
+    else:
+        Submission.delete(force=True).run_sync()
+    yield request.param
 
 
 @pytest.fixture
@@ -116,15 +135,11 @@ def client(db: None, sandbox) -> Iterator:
         yield test_client
 
 
-@pytest.fixture(params=["fakeredis", "redis"])
-def any_redis(request: pytest.FixtureRequest) -> Iterator:
-    """A clean Redis: in-process fakeredis, then the real server (required in CI)."""
-    import fakeredis
+@pytest.fixture
+def real_redis_url() -> Iterator[str]:
+    """An emptied database of the Redis server on 127.0.0.1 (required in CI)."""
     import redis
 
-    if request.param == "fakeredis":
-        yield fakeredis.FakeRedis()
-        return
     client = redis.Redis.from_url(REDIS_URL)
     try:
         client.ping()
@@ -133,5 +148,20 @@ def any_redis(request: pytest.FixtureRequest) -> Iterator:
             raise
         pytest.skip("no Redis server on 127.0.0.1:6379")
     client.flushdb()
-    yield client
+    yield REDIS_URL
     client.flushdb()
+    client.close()
+
+
+@pytest.fixture(params=["fakeredis", "redis"])
+def any_redis(request: pytest.FixtureRequest) -> Iterator:
+    """A clean Redis: in-process fakeredis, then the real server."""
+    import fakeredis
+    import redis
+
+    if request.param == "fakeredis":
+        yield fakeredis.FakeRedis()
+        return
+    client = redis.Redis.from_url(request.getfixturevalue("real_redis_url"))
+    yield client
+    client.close()

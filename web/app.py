@@ -73,7 +73,11 @@ def create_app() -> Starlette:
         routes=routes,
         middleware=[
             Middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes),
-            Middleware(CSRFMiddleware, secret_key=settings.secret_key),
+            Middleware(
+                CSRFMiddleware,
+                secret_key=settings.secret_key,
+                max_body_bytes=settings.max_body_bytes,
+            ),
         ],
         exception_handlers={HTTPException: http_error},
         lifespan=lifespan,

@@ -158,20 +158,21 @@ async def gdpr_delete(request: Request) -> Response:
     return no_content()
 
 
-def _batch(
-    operation: Callable[..., tuple[int, dict[str, Any]] | None],
-) -> Callable[[Request], Awaitable[Response]]:
+BatchOperation = Callable[..., tuple[int, dict[str, Any]] | None]
+
+
+def _batch(operation: BatchOperation) -> Callable[[Request], Awaitable[Response]]:
+    """An endpoint running one ``batch.py`` operation (``archived`` only for read)."""
+
     async def endpoint(request: Request) -> Response:
         otype = resolve_v3(request.path_params["objectType"])
         body = await read_json(request)
+        extra = (
+            {"archived": query_bool(request, "archived")} if operation is batch.batch_read else {}
+        )
         state = sandbox(request)
         with state.lock:
-            if operation is batch.batch_read:
-                outcome = batch.batch_read(
-                    state, otype, body, archived=query_bool(request, "archived")
-                )
-            else:
-                outcome = operation(state, otype, body)
+            outcome = operation(state, otype, body, **extra)
         if outcome is None:
             return no_content()
         status, payload = outcome

@@ -262,6 +262,12 @@ def test_an_htmx_post_that_succeeds_redirects_with_hx_redirect(client) -> None:
     assert len(rows()) == 1
 
 
+def test_an_htmx_get_still_gets_the_whole_page(pages) -> None:
+    response = pages.get("/contact", headers=HTMX)
+
+    assert "<html" in response.text and "<h1>" in response.text
+
+
 def test_the_form_posts_itself_with_htmx_and_checks_each_field_inline(pages) -> None:
     page = Page(pages.get("/contact").text)
 

@@ -1,0 +1,122 @@
+"""Start the product the way production runs it: separate processes on loopback ports."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import httpx2 as httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate, timeout_s: float, what: str, interval_s: float = 0.1):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if result := predicate():
+            return result
+        time.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+def wait_for_http(url: str, timeout_s: float = 20) -> None:
+    def answers() -> bool:
+        try:
+            return httpx.get(url, timeout=1).status_code < 500
+        except httpx.HTTPError:
+            return False
+
+    wait_until(answers, timeout_s, url)
+
+
+class Process:
+    """A child process whose output goes to a log file kept for failure reports."""
+
+    def __init__(self, name: str, args: list[str], env: Mapping[str, str], log_dir: Path):
+        self.name = name
+        self.log_path = log_dir / f"{name}.log"
+        self._log = self.log_path.open("wb")
+        self.popen = subprocess.Popen(
+            args, env=dict(env), cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, sig)
+        self.popen.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.kill(signal.SIGTERM if self.name != "redis" else signal.SIGKILL)
+        self._log.close()
+
+    def tail(self, lines: int = 30) -> str:
+        text = self.log_path.read_text(errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+
+class Stack:
+    """Sandbox, web and workers as separate processes, sharing one environment."""
+
+    def __init__(self, env: Mapping[str, str], log_dir: Path) -> None:
+        self.env = dict(env)
+        self.log_dir = log_dir
+        self.processes: list[Process] = []
+
+    def start(self, name: str, *args: str, env: Mapping[str, str] | None = None) -> Process:
+        process = Process(name, list(args), self.env | dict(env or {}), self.log_dir)
+        self.processes.append(process)
+        return process
+
+    def run(self, *args: str) -> None:
+        subprocess.run(list(args), env=self.env, cwd=ROOT, check=True, capture_output=True)
+
+    def sandbox(self, port: int, *extra: str) -> Process:
+        process = self.start("sandbox", str(BIN / "python"), "-m", "crm.sandbox", "--port",
+                             str(port), *extra)
+        wait_for_http(f"http://127.0.0.1:{port}/_sandbox/state")
+        return process
+
+    def web(self, port: int) -> Process:
+        process = self.start("web", str(BIN / "uvicorn"), "web.main:app", "--port", str(port),
+                             "--log-level", "warning")
+        wait_for_http(f"http://127.0.0.1:{port}/healthz")
+        return process
+
+    def worker(self, name: str = "worker", threads: int = 4) -> Process:
+        return self.start(name, str(BIN / "dramatiq"), "actors.worker", "-p", "1", "-t",
+                          str(threads))
+
+    def logs(self) -> str:
+        return "\n\n".join(f"--- {p.name} ---\n{p.tail()}" for p in self.processes)
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
+
+
+@contextlib.contextmanager
+def stack(env: Mapping[str, str], log_dir: Path) -> Iterator[Stack]:
+    running = Stack(env, log_dir)
+    try:
+        yield running
+    except BaseException:
+        print(running.logs())
+        raise
+    finally:
+        running.stop()
