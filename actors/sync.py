@@ -15,7 +15,7 @@ import dramatiq
 from dramatiq.middleware import CurrentMessage
 
 from actors import broker as _broker  # noqa: F401  (the broker must exist before actors)
-from actors.services import crm_service
+from actors.services import circuit_breaker, crm_service
 from crm.breaker import BreakerOpen
 from crm.errors import ErrorKind, HubSpotError
 from crm.service import SubmissionPayload, SyncProgress
@@ -46,6 +46,11 @@ def sync_submission(submission_id: str) -> None:
 
 
 async def _sync(submission_id: str) -> None:
+    if (paused_s := circuit_breaker().remaining_open_s()) > 0:
+        # HubSpot is known to be down: come back when the breaker lets probes through,
+        # without claiming the row or using up a retry.
+        sync_submission.send_with_options(args=(submission_id,), delay=int(paused_s * 1000))
+        return
     row = await submissions.claim_for_sync(submission_id, get_settings().sync_lease)
     if row is None:
         log.info("submission %s is not pending or is held by another worker", submission_id)

@@ -77,6 +77,13 @@ class CircuitBreaker:
     def reset(self) -> BreakerState:
         return self._run("reset")
 
+    def remaining_open_s(self) -> float:
+        """Seconds until an open breaker lets probes through; 0 when calls may go."""
+        current = self.state()
+        if current.state != "open":
+            return 0.0
+        return max(0.0, current.since + self._limits[2] - self.clock())
+
     def state(self) -> BreakerState:
         raw = self._redis.hgetall(self._keys[0])
         if not raw:

@@ -151,6 +151,12 @@ class PropertyMap:
             raise InvalidValue(f"{spec.label} must contain text, not only markup or symbols.")
         return cleaned_text
 
+    def display_value(self, name: str, value: str | list[str]) -> str:
+        """A cleaned value as a person reads it: picklist labels, not internal values."""
+        options = self.picklists.get(self.fields[name].transform, {})
+        items = value if isinstance(value, list) else [value]
+        return ", ".join(options.get(item, item) for item in items)
+
     def contact_properties(self, form_type: str, values: Cleaned) -> dict[str, str]:
         """HubSpot contact properties for a cleaned form, static values included."""
         spec = self.form(form_type)

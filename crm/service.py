@@ -87,7 +87,6 @@ class CRMService:
         cleaned = self.map.clean(form_type, form_data)
         if not cleaned.ok:
             raise InvalidSubmission(cleaned.errors)
-        labels = {name: self.map.fields[name].label for name in cleaned.values}
         return SubmissionPayload(
             submission_id=submission_id,
             form_type=form_type,
@@ -95,7 +94,10 @@ class CRMService:
             deal_properties=self.map.deal_properties(
                 form_type, cleaned.values, submission_id, self.owner_id
             ),
-            summary={labels[name]: _display(value) for name, value in cleaned.values.items()},
+            summary={
+                self.map.fields[name].label: self.map.display_value(name, value)
+                for name, value in cleaned.values.items()
+            },
             submitted_at_ms=int(time.time() * 1000),
         )
 
@@ -220,7 +222,3 @@ class CRMService:
         if current and current not in stages:  # "other" or a custom stage: leave it alone
             return {k: v for k, v in properties.items() if k != "lifecyclestage"}
         return dict(properties)
-
-
-def _display(value: str | list[str]) -> str:
-    return ", ".join(value) if isinstance(value, list) else value

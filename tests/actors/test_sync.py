@@ -59,3 +59,46 @@ def test_a_permanent_hubspot_error_fails_the_row_with_hubspots_message(db, sandb
     assert row.status == "failed"
     assert "does not exist" in row.last_error and "HTTP 400" in row.last_error
     assert row.last_error_correlation_id
+
+
+def _delayed_messages() -> int:
+    from actors.broker import broker
+
+    return broker.client.hlen("dramatiq:crm.DQ.msgs")
+
+
+def test_while_the_breaker_is_open_nothing_is_called_and_the_job_waits(db, sandbox) -> None:
+    from actors.services import circuit_breaker
+
+    submission_id = _store()
+    for _ in range(5):
+        circuit_breaker().record_failure()
+    calls = len(sandbox.request_log)
+
+    sync_submission(submission_id)
+
+    row = asyncio.run(get_submission(submission_id))
+    assert row.status == "pending" and row.attempts == 0
+    assert len(sandbox.request_log) == calls
+    assert _delayed_messages() == 1
+
+
+def test_a_breaker_that_opens_mid_sync_puts_the_job_back_without_a_retry(
+    db, sandbox, monkeypatch
+) -> None:
+    from actors.services import circuit_breaker
+    from crm.breaker import BreakerOpen
+
+    submission_id = _store()
+
+    def opens(operation: str) -> None:
+        raise BreakerOpen(12.0)
+
+    monkeypatch.setattr(circuit_breaker(), "before_call", opens)
+
+    sync_submission(submission_id)
+
+    row = asyncio.run(get_submission(submission_id))
+    assert row.status == "pending" and "circuit breaker is open" in row.last_error
+    assert row.next_attempt_at is not None
+    assert _delayed_messages() == 1

@@ -130,3 +130,13 @@ def test_every_mapped_property_is_standard_or_created_by_setup(mapping: Property
         for name in form.fields:
             assert mapping.fields[name].property in standard | custom
         assert set(form.static_values) <= standard | custom
+
+
+def test_values_are_displayed_with_their_picklist_labels(mapping: PropertyMap) -> None:
+    values = mapping.clean("quote_request", dict(VALID, budget="10k_50k")).values
+
+    assert mapping.display_value("serviceInterests", values["serviceInterests"]) == (
+        "Data Preparation, AI Model Development"
+    )
+    assert mapping.display_value("budget", values["budget"]) == "$10,000 - $50,000"
+    assert mapping.display_value("company", values["company"]) == "Tech Solutions Inc"

@@ -90,8 +90,11 @@ def test_a_429_pauses_every_caller_for_hubspots_interval(any_redis, clock: Clock
 
 def test_low_remaining_in_hubspots_headers_slows_calls_down(any_redis, clock: Clock) -> None:
     limiter = _limiter(any_redis, clock, burst_limit=100)
-    headers = {"x-hubspot-ratelimit-remaining": "2", "x-hubspot-ratelimit-max": "100",
-               "x-hubspot-ratelimit-interval-milliseconds": "10000"}
+    headers = {
+        "x-hubspot-ratelimit-remaining": "2",
+        "x-hubspot-ratelimit-max": "100",
+        "x-hubspot-ratelimit-interval-milliseconds": "10000",
+    }
 
     limiter.after_call(CallRecord("create_contact", 201, 5.0, headers=headers))
     limiter.acquire()
@@ -101,8 +104,11 @@ def test_low_remaining_in_hubspots_headers_slows_calls_down(any_redis, clock: Cl
 
 def test_plenty_remaining_does_not_slow_anything(any_redis, clock: Clock) -> None:
     limiter = _limiter(any_redis, clock, burst_limit=100)
-    headers = {"x-hubspot-ratelimit-remaining": "90", "x-hubspot-ratelimit-max": "100",
-               "x-hubspot-ratelimit-interval-milliseconds": "10000"}
+    headers = {
+        "x-hubspot-ratelimit-remaining": "90",
+        "x-hubspot-ratelimit-max": "100",
+        "x-hubspot-ratelimit-interval-milliseconds": "10000",
+    }
 
     limiter.after_call(CallRecord("create_contact", 201, 5.0, headers=headers))
     limiter.acquire()

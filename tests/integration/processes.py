@@ -51,7 +51,11 @@ class Process:
         self.log_path = log_dir / f"{name}.log"
         self._log = self.log_path.open("wb")
         self.popen = subprocess.Popen(
-            args, env=dict(env), cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT,
+            args,
+            env=dict(env),
+            cwd=ROOT,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
@@ -87,20 +91,29 @@ class Stack:
         subprocess.run(list(args), env=self.env, cwd=ROOT, check=True, capture_output=True)
 
     def sandbox(self, port: int, *extra: str) -> Process:
-        process = self.start("sandbox", str(BIN / "python"), "-m", "crm.sandbox", "--port",
-                             str(port), *extra)
+        process = self.start(
+            "sandbox", str(BIN / "python"), "-m", "crm.sandbox", "--port", str(port), *extra
+        )
         wait_for_http(f"http://127.0.0.1:{port}/_sandbox/state")
         return process
 
     def web(self, port: int) -> Process:
-        process = self.start("web", str(BIN / "uvicorn"), "web.main:app", "--port", str(port),
-                             "--log-level", "warning")
+        process = self.start(
+            "web",
+            str(BIN / "uvicorn"),
+            "web.main:app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        )
         wait_for_http(f"http://127.0.0.1:{port}/healthz")
         return process
 
     def worker(self, name: str = "worker", threads: int = 4) -> Process:
-        return self.start(name, str(BIN / "dramatiq"), "actors.worker", "-p", "1", "-t",
-                          str(threads))
+        return self.start(
+            name, str(BIN / "dramatiq"), "actors.worker", "-p", "1", "-t", str(threads)
+        )
 
     def logs(self) -> str:
         return "\n\n".join(f"--- {p.name} ---\n{p.tail()}" for p in self.processes)

@@ -47,8 +47,11 @@ def test_a_form_reaches_hubspot_through_separate_processes(postgres, real_redis_
         ]
 
         assert [a.status_code for a in answers] == [202, 202]
-        wait_until(lambda: Submission.count().where(Submission.status == "synced").run_sync()
-                   == 2, 30, "both submissions synced")
+        wait_until(
+            lambda: Submission.count().where(Submission.status == "synced").run_sync() == 2,
+            30,
+            "both submissions synced",
+        )
         state = httpx.get(f"http://127.0.0.1:{sandbox_port}/_sandbox/state").json()
         assert state["counts"] == {"contacts": 1, "deals": 2, "notes": 2}
         assert state["contacts"][0]["properties"]["phone"] == "+919876543210"

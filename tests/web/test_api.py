@@ -92,3 +92,17 @@ def test_bad_bodies_get_a_clear_4xx_in_the_envelope(client, kwargs, status) -> N
 
 def test_health_answers(client) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_the_visitor_gets_the_same_answer_when_the_broker_is_down(client, monkeypatch) -> None:
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr("actors.sync.sync_submission.send", broker_down)
+
+    response = client.post("/api/contact", json=FORM)
+
+    assert response.status_code == 202
+    assert response.json()["message"] == client.post("/api/contact", json=FORM).json()["message"]
+    row = asyncio.run(get_submission(response.json()["data"]["submission_id"]))
+    assert row.status == "pending"
