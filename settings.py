@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     hubspot_retry_delay: int = Field(1000, ge=0, description="first retry delay, milliseconds")
     hubspot_cb_threshold: int = Field(5, ge=1)
     hubspot_cb_timeout: float = Field(120.0, gt=0, description="seconds the breaker stays open")
+    hubspot_cb_window: float = Field(60.0, gt=0, description="seconds failures are counted over")
     hubspot_owner_id: str | None = None
     hubspot_portal_id: str | None = None
     hubspot_app_id: str | None = None

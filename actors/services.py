@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 
+from actors.audit import CallAudit
 from actors.broker import redis_client
 from crm.breaker import CircuitBreaker
 from crm.client import HubSpotClient
@@ -28,6 +29,7 @@ def circuit_breaker() -> CircuitBreaker:
     return CircuitBreaker(
         redis_client(),
         threshold=settings.hubspot_cb_threshold,
+        window_s=settings.hubspot_cb_window,
         open_timeout_s=settings.hubspot_cb_timeout,
     )
 
@@ -44,13 +46,18 @@ def rate_limiter() -> RateLimiter:
 
 
 @functools.cache
+def call_audit() -> CallAudit:
+    return CallAudit()
+
+
+@functools.cache
 def hubspot_client() -> HubSpotClient:
     settings = get_settings()
     return HubSpotClient(
         settings.hubspot_token,
         settings.hubspot_api_url,
         timeout_s=settings.hubspot_timeout,
-        hooks=[circuit_breaker(), rate_limiter()],
+        hooks=[circuit_breaker(), rate_limiter(), call_audit()],
     )
 
 

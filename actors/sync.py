@@ -15,7 +15,8 @@ import dramatiq
 from dramatiq.middleware import CurrentMessage
 
 from actors import broker as _broker  # noqa: F401  (the broker must exist before actors)
-from actors.services import circuit_breaker, crm_service
+from actors.audit import current_submission
+from actors.services import call_audit, circuit_breaker, crm_service
 from crm.breaker import BreakerOpen
 from crm.errors import ErrorKind, HubSpotError
 from crm.service import SubmissionPayload, SyncProgress
@@ -55,7 +56,16 @@ async def _sync(submission_id: str) -> None:
     if row is None:
         log.info("submission %s is not pending or is held by another worker", submission_id)
         return
-    progress = _progress(row)
+    current_submission.set(submission_id)
+    try:
+        await _run_steps(row)
+    finally:
+        await call_audit().flush()
+
+
+async def _run_steps(row: Submission) -> None:
+    """Resume the sync from the row's progress, then settle the row."""
+    submission_id = str(row.id)
     loop = asyncio.get_running_loop()
 
     def save(step: SyncProgress) -> None:
@@ -64,20 +74,16 @@ async def _sync(submission_id: str) -> None:
         ).result()
 
     try:
-        await asyncio.to_thread(crm_service().sync, _payload(row), progress, save)
+        await asyncio.to_thread(crm_service().sync, _payload(row), _progress(row), save)
     except BreakerOpen as exc:
         await _wait_and_resend(submission_id, exc.retry_after_s, str(exc))
-        return
     except HubSpotError as exc:
-        if exc.kind is ErrorKind.RATE_LIMITED:
-            await _wait_and_resend(submission_id, exc.retry_after_s or 10.0, exc.describe())
-            return
         await _settle_failure(submission_id, exc)
-        return
     except Exception as exc:
         await submissions.release(submission_id, "pending", f"internal error: {exc!r}")
         raise
-    await submissions.mark_synced(submission_id)
+    else:
+        await submissions.mark_synced(submission_id)
 
 
 async def _wait_and_resend(submission_id: str, delay_s: float, reason: str) -> None:
@@ -88,6 +94,9 @@ async def _wait_and_resend(submission_id: str, delay_s: float, reason: str) -> N
 
 
 async def _settle_failure(submission_id: str, exc: HubSpotError) -> None:
+    if exc.kind is ErrorKind.RATE_LIMITED:
+        await _wait_and_resend(submission_id, exc.retry_after_s or 10.0, exc.describe())
+        return
     log.warning("sync of %s failed: %s", submission_id, exc.describe())
     error, correlation_id = exc.describe(), exc.correlation_id
     if exc.kind in RETRYABLE and not _last_attempt():

@@ -6,12 +6,12 @@ from pathlib import Path
 
 from piccolo.conf.apps import AppConfig
 
-from storage.tables import Submission
+from storage.tables import Alert, HubSpotCall, Submission
 
 APP_CONFIG = AppConfig(
     app_name="storage",
     migrations_folder_path=str(Path(__file__).resolve().parent / "migrations"),
-    table_classes=[Submission],
+    table_classes=[Submission, HubSpotCall, Alert],
     migration_dependencies=[],
     commands=[],
 )

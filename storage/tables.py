@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from piccolo.columns import JSON, UUID, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import JSON, UUID, BigSerial, Integer, Real, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -36,3 +36,30 @@ class Submission(Table, tablename="submissions"):
     created_at = Timestamptz(default=TimestamptzNow(), index=True)
     updated_at = Timestamptz(default=TimestamptzNow())
     synced_at = Timestamptz(null=True, default=None)
+
+
+class HubSpotCall(Table, tablename="hubspot_calls"):
+    """One HubSpot API call: the audit log the dashboard and alerts read."""
+
+    id = BigSerial(primary_key=True)
+    at = Timestamptz(default=TimestamptzNow(), index=True)
+    operation = Varchar(length=64)
+    status = Integer(help_text="HTTP status; 0 when no answer came")
+    outcome = Varchar(length=16, help_text="ok, or the error kind")
+    duration_ms = Real()
+    object_id = Varchar(length=32, null=True, default=None)
+    submission_id = UUID(null=True, default=None, index=True)
+    correlation_id = Varchar(length=64, null=True, default=None)
+    error = Text(null=True, default=None)
+
+
+class Alert(Table, tablename="alerts"):
+    """A crossed monitoring threshold, as recorded, logged and posted to the webhook."""
+
+    id = BigSerial(primary_key=True)
+    at = Timestamptz(default=TimestamptzNow(), index=True)
+    metric = Varchar(length=32, index=True)
+    value = Real()
+    threshold = Real()
+    message = Text()
+    resolved_at = Timestamptz(null=True, default=None)

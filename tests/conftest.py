@@ -61,6 +61,13 @@ def _run(coro):
     return asyncio.run(coro)
 
 
+def _empty_tables() -> None:
+    from piccolo.conf.apps import Finder
+
+    for table in Finder().get_table_classes():
+        table.delete(force=True).run_sync()
+
+
 @pytest.fixture(scope="session")
 def _migrated_sqlite() -> None:
     from storage.database import migrate
@@ -71,9 +78,8 @@ def _migrated_sqlite() -> None:
 @pytest.fixture
 def db(_migrated_sqlite: None) -> Iterator[None]:
     """An empty, migrated SQLite database (the embedded default)."""
-    from storage.tables import Submission
 
-    Submission.delete(force=True).run_sync()
+    _empty_tables()
     yield
 
 
@@ -105,22 +111,20 @@ def tables_bound_to(url: str) -> Iterator[None]:
 @pytest.fixture
 def postgres(_migrated_postgres: None) -> Iterator[str]:
     """The PostgreSQL server, migrated and emptied, with the tables pointed at it."""
-    from storage.tables import Submission
 
     with tables_bound_to(POSTGRES_URL):
-        Submission.delete(force=True).run_sync()
+        _empty_tables()
         yield POSTGRES_URL
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def any_db(request: pytest.FixtureRequest, _migrated_sqlite: None) -> Iterator[str]:
     """Run the test once on SQLite and once on the PostgreSQL server."""
-    from storage.tables import Submission
 
     if request.param == "postgres":
         request.getfixturevalue("postgres")
     else:
-        Submission.delete(force=True).run_sync()
+        _empty_tables()
     yield request.param
 
 

@@ -102,3 +102,21 @@ def test_a_breaker_that_opens_mid_sync_puts_the_job_back_without_a_retry(
     assert row.status == "pending" and "circuit breaker is open" in row.last_error
     assert row.next_attempt_at is not None
     assert _delayed_messages() == 1
+
+
+def test_every_hubspot_call_of_a_sync_is_in_the_audit_log(db, sandbox) -> None:
+    from storage.tables import HubSpotCall
+
+    submission_id = _store()
+
+    sync_submission(submission_id)
+
+    rows = HubSpotCall.select().where(HubSpotCall.submission_id == submission_id).run_sync()
+    assert [row["operation"] for row in rows] == [
+        "create_contact",
+        "upsert_deal",
+        "associate_deal_contact",
+        "log_activity",
+    ]
+    assert all(row["outcome"] == "ok" and 200 <= row["status"] < 300 for row in rows)
+    assert all(row["duration_ms"] > 0 for row in rows)

@@ -1,0 +1,61 @@
+"""The audit log of HubSpot calls: every call the client makes becomes a row.
+
+The client calls hooks from worker threads, in the middle of a sync; writing a row per
+call there would add a database round trip to every HubSpot call. Records are buffered
+and the actor writes them in one insert when its sync ends (success or not).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+import uuid
+
+from crm.client import CallRecord
+from storage.tables import HubSpotCall
+
+#: The submission whose sync is making calls, so each row names it.
+current_submission: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "current_submission", default=None
+)
+
+
+#: Rows kept when nobody flushes (a process that calls HubSpot outside an actor).
+MAX_BUFFERED = 10_000
+
+
+class CallAudit:
+    """A `CallHook` that buffers one `HubSpotCall` row per call."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rows: list[HubSpotCall] = []
+
+    def before_call(self, operation: str) -> None:
+        pass
+
+    def after_call(self, record: CallRecord) -> None:
+        error = record.error
+        submission_id = current_submission.get()
+        row = HubSpotCall(
+            operation=record.operation,
+            status=record.status,
+            outcome=error.kind.value if error else "ok",
+            duration_ms=round(record.duration_ms, 2),
+            object_id=record.object_id,
+            submission_id=uuid.UUID(submission_id) if submission_id else None,
+            correlation_id=(error.correlation_id if error else None)
+            or record.headers.get("x-hubspot-correlation-id"),
+            error=error.describe() if error else None,
+        )
+        with self._lock:
+            self._rows.append(row)
+            del self._rows[:-MAX_BUFFERED]
+
+    async def flush(self) -> int:
+        """Write the buffered rows; returns how many."""
+        with self._lock:
+            rows, self._rows = self._rows, []
+        if rows:
+            await HubSpotCall.insert(*rows)
+        return len(rows)
