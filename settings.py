@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535)
     sandbox_port: int = Field(8001, ge=0, le=65535)
 
+    # Monitoring.
+    alert_webhook_url: str | None = Field(None, description="POSTed a JSON body per alert")
+
     # Web.
     secret_key: str | None = Field(None, description="signs cookies and CSRF tokens")
     max_body_bytes: int = Field(64 * 1024, gt=0)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import dramatiq
 from dramatiq.middleware import Middleware
 
+from actors.alerts import run_alert_checks
 from actors.broker import redis_client
 from actors.sync import sync_submission
 from settings import get_settings
@@ -34,7 +35,10 @@ def sweep_stale_submissions() -> int:
 
 
 #: name -> job; each runs at most once per sweep interval across all processes.
-PERIODIC_JOBS: dict[str, Callable[[], object]] = {"sweep": sweep_stale_submissions}
+PERIODIC_JOBS: dict[str, Callable[[], object]] = {
+    "sweep": sweep_stale_submissions,
+    "alerts": run_alert_checks,
+}
 
 
 class Scheduler(Middleware):
