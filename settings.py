@@ -68,6 +68,27 @@ class Settings(BaseSettings):
     # Web.
     secret_key: str | None = Field(None, description="signs cookies and CSRF tokens")
     max_body_bytes: int = Field(64 * 1024, gt=0)
+    trusted_proxies: str = Field(
+        "",
+        description="comma-separated proxy IPs/CIDRs trusted "
+        "for X-Forwarded-For; empty: use the socket peer",
+    )
+
+    # Visitor-side protection.
+    recaptcha_secret: str | None = Field(None, description="reCAPTCHA v3 secret; unset: off")
+    recaptcha_site_key: str | None = None
+    recaptcha_min_score: float = Field(0.5, ge=0, le=1)
+    recaptcha_verify_url: str = "https://www.google.com/recaptcha/api/siteverify"
+    submission_rate_limit: int = Field(
+        10, ge=0, description="submissions per IP per window; 0: off"
+    )
+    submission_rate_window: float = Field(3600.0, gt=0, description="seconds")
+
+    # Forms.
+    draft_ttl: float = Field(
+        7 * 24 * 3600.0, gt=0, description="seconds an unfinished form is kept"
+    )
+    privacy_policy_version: str = "2026-11"
 
     @field_validator("hubspot_api_url")
     @classmethod

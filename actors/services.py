@@ -65,4 +65,10 @@ def hubspot_client() -> HubSpotClient:
 def crm_service() -> CRMService:
     settings = get_settings()
     template_id = settings.hubspot_event_template_id if settings.hubspot_app_id else None
-    return CRMService(hubspot_client(), property_map(), settings.hubspot_owner_id, template_id)
+    return CRMService(
+        hubspot_client(),
+        property_map(),
+        settings.hubspot_owner_id,
+        template_id,
+        settings.privacy_policy_version,
+    )

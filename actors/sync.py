@@ -102,6 +102,11 @@ async def _settle_failure(submission_id: str, exc: HubSpotError) -> None:
     if exc.kind in RETRYABLE and not _last_attempt():
         retry_in_s = MAX_BACKOFF_MS / 1000
         await submissions.release(submission_id, "pending", error, correlation_id, retry_in_s)
+        if exc.status == 0:
+            # No answer: HubSpot may still be doing the write. Look again only after it
+            # has had another full timeout to land, so the retry finds it.
+            delay_ms = int(get_settings().hubspot_timeout * 2000)
+            raise dramatiq.Retry(exc.describe(), delay=delay_ms) from exc
         raise exc
     await submissions.release(submission_id, "failed", error, correlation_id)
 

@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crm.transforms import BUILTIN_CLEANERS, Cleaner, InvalidValue, picklist_cleaner
+from crm.transforms import (
+    BOOLEAN_TRANSFORMS,
+    BUILTIN_CLEANERS,
+    Cleaner,
+    InvalidValue,
+    picklist_cleaner,
+)
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "hubspot_properties.json"
 
@@ -20,6 +26,9 @@ DEFAULT_PATH = Path(__file__).resolve().parent.parent / "hubspot_properties.json
 MULTI_VALUE_SEPARATOR = ";"
 
 Cleaned = dict[str, str | list[str]]
+
+#: What a ticked checkbox or a JSON `true` looks like when posted.
+YES = frozenset({"true", "on", "yes", "1"})
 
 
 @dataclass(frozen=True)
@@ -94,6 +103,11 @@ class PropertyMap:
         }
         self.deal_idempotency_property: str = config["deal_idempotency_property"]
         self.lifecycle_stages: list[str] = config["lifecycle_stages"]
+        self.write_policies: dict[str, str] = {
+            name: policy
+            for name, policy in config.get("write_policies", {}).items()
+            if not name.startswith("$")
+        }
         self.custom_properties: dict[str, list[dict[str, Any]]] = config["custom_properties"]
         self._cleaners: dict[str, Cleaner] = BUILTIN_CLEANERS | {
             name: picklist_cleaner(options) for name, options in self.picklists.items()
@@ -117,7 +131,9 @@ class PropertyMap:
         for name in spec.fields:
             field_spec = self.fields[name]
             value = _posted(raw, field_spec)
-            if _is_blank(value):
+            if _is_blank(value) or (
+                field_spec.transform in BOOLEAN_TRANSFORMS and not _is_yes(value)
+            ):
                 if name in spec.required:
                     result.errors[name] = f"{field_spec.label} is required."
                 continue
@@ -141,6 +157,8 @@ class PropertyMap:
                 raise InvalidValue("Choose one or more of the listed options.")
             cleaned = [cleaner(item, context) for item in items if item.strip()]
             return list(dict.fromkeys(cleaned))
+        if isinstance(value, bool) and spec.transform in BOOLEAN_TRANSFORMS:
+            value = str(value).lower()
         if not isinstance(value, str | int | float) or isinstance(value, bool):
             raise InvalidValue(f"{spec.label} must be text.")
         text = str(value)
@@ -150,6 +168,36 @@ class PropertyMap:
         if not cleaned_text:
             raise InvalidValue(f"{spec.label} must contain text, not only markup or symbols.")
         return cleaned_text
+
+    def guarded_properties(self, properties: Mapping[str, str]) -> list[str]:
+        """The properties whose current HubSpot value decides whether ours is written."""
+        guarded = [
+            name for name in properties if self.write_policies.get(name, "overwrite") != "overwrite"
+        ]
+        return guarded + (["lifecyclestage"] if "lifecyclestage" in properties else [])
+
+    def changes_for_existing(
+        self, properties: Mapping[str, str], existing: Mapping[str, str | None]
+    ) -> dict[str, str]:
+        """What to write to a contact that exists: the write policies, and a lifecycle stage
+        that only moves forward."""
+        changes = {}
+        for name, value in properties.items():
+            policy = self.write_policies.get(name, "overwrite")
+            if policy == "never" or (policy == "if_empty" and existing.get(name)):
+                continue
+            changes[name] = value
+        if not self._moves_forward(changes.get("lifecyclestage"), existing.get("lifecyclestage")):
+            changes.pop("lifecyclestage", None)
+        return changes
+
+    def _moves_forward(self, wanted: str | None, current: str | None) -> bool:
+        stages = self.lifecycle_stages
+        if not wanted or not current:
+            return True
+        if current not in stages:  # "other" or a portal's own stage: leave it alone
+            return False
+        return wanted in stages and stages.index(wanted) > stages.index(current)
 
     def display_value(self, name: str, value: str | list[str]) -> str:
         """A cleaned value as a person reads it: picklist labels, not internal values."""
@@ -188,6 +236,11 @@ def _posted(raw: Mapping[str, Any], spec: FieldSpec) -> Any:
         if key in raw and not _is_blank(raw[key]):
             return raw[key]
     return None
+
+
+def _is_yes(value: Any) -> bool:
+    """An unticked consent box is no statement at all: it must not withdraw an earlier yes."""
+    return str(value).strip().lower() in YES
 
 
 def _is_blank(value: Any) -> bool:

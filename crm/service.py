@@ -62,12 +62,14 @@ class CRMService:
         property_map: PropertyMap,
         owner_id: str | None = None,
         timeline_template_id: str | None = None,
+        privacy_policy_version: str = "",
     ) -> None:
         self.client = client
         self.map = property_map
         self.owner_id = owner_id
         #: Private apps cannot write custom timeline events, so notes are the default.
         self.timeline_template_id = timeline_template_id
+        self.privacy_policy_version = privacy_policy_version
 
     def process_form_submission(
         self, form_data: Mapping[str, Any], form_type: str, submission_id: str | None = None
@@ -87,10 +89,16 @@ class CRMService:
         cleaned = self.map.clean(form_type, form_data)
         if not cleaned.ok:
             raise InvalidSubmission(cleaned.errors)
+        submitted_at_ms = int(time.time() * 1000)
+        contact = self.map.contact_properties(form_type, cleaned.values)
+        if contact.get("marketing_consent") == "true":
+            # Record when, and under which privacy text, the visitor opted in.
+            contact["marketing_consent_date"] = str(submitted_at_ms)
+            contact["privacy_policy_version"] = self.privacy_policy_version
         return SubmissionPayload(
             submission_id=submission_id,
             form_type=form_type,
-            contact_properties=self.map.contact_properties(form_type, cleaned.values),
+            contact_properties=contact,
             deal_properties=self.map.deal_properties(
                 form_type, cleaned.values, submission_id, self.owner_id
             ),
@@ -98,7 +106,7 @@ class CRMService:
                 self.map.fields[name].label: self.map.display_value(name, value)
                 for name, value in cleaned.values.items()
             },
-            submitted_at_ms=int(time.time() * 1000),
+            submitted_at_ms=submitted_at_ms,
         )
 
     def sync(
@@ -136,9 +144,9 @@ class CRMService:
             if exc.kind is not ErrorKind.CONFLICT:
                 raise
             contact_id = exc.existing_id or self._contact_id_by_email(properties["email"], exc)
-        existing = self.client.get_contact(contact_id, ["lifecyclestage"])
-        current = (existing.properties if existing else {}).get("lifecyclestage") or ""
-        self.client.update_contact(contact_id, self._forward_only(properties, current))
+        existing = self.client.get_contact(contact_id, self.map.guarded_properties(properties))
+        changes = self.map.changes_for_existing(properties, existing.properties if existing else {})
+        self.client.update_contact(contact_id, changes)
         return contact_id
 
     def create_deal_for_contact(self, contact_id: str, deal_data: Mapping[str, str]) -> str:
@@ -212,13 +220,3 @@ class CRMService:
         if contact is None:
             raise conflict
         return contact.id
-
-    def _forward_only(self, properties: Mapping[str, str], current: str) -> dict[str, str]:
-        """Drop a lifecycle stage that would move the contact backwards."""
-        stages = self.map.lifecycle_stages
-        wanted = properties.get("lifecyclestage")
-        if wanted in stages and current in stages and stages.index(wanted) <= stages.index(current):
-            return {k: v for k, v in properties.items() if k != "lifecyclestage"}
-        if current and current not in stages:  # "other" or a custom stage: leave it alone
-            return {k: v for k, v in properties.items() if k != "lifecyclestage"}
-        return dict(properties)

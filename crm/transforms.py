@@ -122,7 +122,16 @@ def picklist_cleaner(options: Mapping[str, str]) -> Cleaner:
     return clean
 
 
+def clean_consent(value: str, context: Mapping[str, str]) -> str:
+    """Only a yes reaches here (see `PropertyMap.clean`); HubSpot's bool is "true"."""
+    return "true"
+
+
+#: Transforms whose fields accept JSON booleans as well as text.
+BOOLEAN_TRANSFORMS = frozenset({"consent"})
+
 BUILTIN_CLEANERS: dict[str, Cleaner] = {
+    "consent": clean_consent,
     "text": clean_text,
     "name": clean_name,
     "email": clean_email,

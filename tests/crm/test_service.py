@@ -150,3 +150,38 @@ def test_invalid_form_data_is_refused_before_any_call(service: CRMService, sandb
 
     assert "email" in caught.value.errors
     assert len(sandbox.request_log) == calls_before
+
+
+def test_a_ticked_consent_records_when_and_under_which_policy(service, sandbox) -> None:
+    ids = service.process_form_submission(dict(FORM, marketingConsent=True), "contact")
+
+    [contact] = sandbox.contacts()
+    assert contact["id"] == ids["contact_id"]
+    assert contact["properties"]["marketing_consent"] == "true"
+    assert contact["properties"]["privacy_policy_version"] == service.privacy_policy_version
+    assert contact["properties"]["marketing_consent_date"]
+
+
+def test_an_unticked_consent_never_withdraws_an_earlier_yes(service, sandbox) -> None:
+    service.process_form_submission(dict(FORM, marketingConsent="on"), "contact")
+
+    service.process_form_submission(dict(FORM, marketingConsent="false"), "contact")
+
+    assert sandbox.contacts()[0]["properties"]["marketing_consent"] == "true"
+
+
+def test_a_returning_visitor_does_not_overwrite_what_sales_curated(service, sandbox) -> None:
+    service.process_form_submission(FORM, "contact")
+    contact_id = sandbox.contacts()[0]["id"]
+    service.client.update_contact(
+        contact_id, {"company": "Tech Solutions (Enterprise)", "lead_source": "Trade show"}
+    )
+
+    service.process_form_submission(
+        dict(FORM, company="tech solutions", jobTitle="VP Product"), "contact"
+    )
+
+    properties = sandbox.contacts()[0]["properties"]
+    assert properties["company"] == "Tech Solutions (Enterprise)"  # if_empty
+    assert properties["lead_source"] == "Trade show"  # never
+    assert properties["jobtitle"] == "VP Product"  # overwrite
