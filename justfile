@@ -8,9 +8,25 @@ venv := ".venv/bin"
 run:
     {{venv}}/python -m web
 
-# The whole test suite (PostgreSQL and Redis on 127.0.0.1 for the integration tests).
-test *args:
+# The whole test suite (PostgreSQL and Redis on 127.0.0.1; Chromium, installed first if missing).
+test *args: browser
     {{venv}}/python -m pytest {{args}}
+
+# Install Debian's Chromium for tests/browser when missing (as root, with apt-get; never a download).
+browser:
+    #!/bin/sh
+    set -eu
+    if [ -x /usr/bin/chromium ]; then
+        echo "browser: /usr/bin/chromium is installed"
+    elif ! command -v apt-get >/dev/null 2>&1; then
+        echo "browser: /usr/bin/chromium is missing and there is no apt-get; browser tests will skip (fail in CI)"
+    elif [ "$(id -u)" -ne 0 ]; then
+        echo "browser: /usr/bin/chromium is missing; not root, so not installing it (run: sudo apt-get install chromium)"
+    else
+        echo "browser: installing Debian's chromium: apt-get update && apt-get install -y chromium"
+        apt-get update
+        DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+    fi
 
 # The web process alone (production: set REDIS_URL, DATABASE_URL, HUBSPOT_API_KEY, SECRET_KEY).
 web:
@@ -32,7 +48,16 @@ hubspot-setup:
 sandbox port="8001":
     {{venv}}/python -m crm.sandbox --host 127.0.0.1 --port {{port}}
 
+# 1,000 submissions through separate processes while HubSpot fails, Redis restarts empty
+# and a worker is killed; prints the figures (HubSpot's real 10 s window: ~10 minutes).
+chaos submissions="1000" window="10":
+    {{venv}}/python -m tests.integration.chaos --submissions {{submissions}} --window {{window}}
+
 # Lint and format check.
 lint:
     {{venv}}/ruff check .
     {{venv}}/ruff format --check .
+
+# Peak memory and MB/s of the upload analysis on a generated 200 MB CSV (target < 150 MB).
+bench-analysis mb="200":
+    {{venv}}/python -m bench.analysis_memory --mb {{mb}}

@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     hubspot_timeout: float = Field(10.0, gt=0, description="seconds per HubSpot request")
     hubspot_max_retries: int = Field(3, ge=0)
     hubspot_retry_delay: int = Field(1000, ge=0, description="first retry delay, milliseconds")
+    hubspot_max_retry_delay: int = Field(60_000, ge=1, description="retry delay cap, milliseconds")
     hubspot_cb_threshold: int = Field(5, ge=1)
     hubspot_cb_timeout: float = Field(120.0, gt=0, description="seconds the breaker stays open")
     hubspot_cb_window: float = Field(60.0, gt=0, description="seconds failures are counted over")
@@ -90,6 +91,21 @@ class Settings(BaseSettings):
     )
     privacy_policy_version: str = "2026-11"
 
+    # Sample-data uploads. With S3_BUCKET set the browser posts files straight to S3 (or an
+    # S3-compatible server at S3_ENDPOINT_URL; credentials from boto3's usual chain); without
+    # it they go to UPLOAD_DIR through the app's own signed upload endpoint.
+    s3_bucket: str | None = Field(None, description="bucket for uploads; unset: UPLOAD_DIR")
+    s3_endpoint_url: str | None = Field(None, description="S3-compatible server; unset: AWS")
+    s3_region: str | None = Field(None, description="the bucket's region; unset: boto3's")
+    upload_dir: str = Field("var/uploads", description="local store; relative to the project")
+    upload_max_bytes: int = Field(250_000_000, gt=0, description="largest file, bytes")
+    upload_url_ttl: float = Field(
+        600.0, gt=0, le=7 * 24 * 3600, description="seconds an upload URL can be used"
+    )
+    upload_retention_days: float = Field(
+        30.0, gt=0, description="days files and their analyses are kept"
+    )
+
     @field_validator("hubspot_api_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
@@ -97,6 +113,13 @@ class Settings(BaseSettings):
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
+
+    @field_validator("s3_endpoint_url")
+    @classmethod
+    def _optional_http_url(cls, value: str | None) -> str | None:
+        if value and urlparse(value).scheme not in ("http", "https"):
+            raise ValueError("must be an http:// or https:// URL")
+        return value or None
 
     @field_validator("database_url")
     @classmethod
@@ -136,6 +159,11 @@ class Settings(BaseSettings):
     @property
     def hubspot_token(self) -> str:
         return self.hubspot_api_key or SANDBOX_TOKEN
+
+    @property
+    def upload_path(self) -> Path:
+        """UPLOAD_DIR as an absolute path; a relative one is taken from the project folder."""
+        return ROOT / self.upload_dir
 
 
 def load_settings() -> Settings:

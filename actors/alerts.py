@@ -6,7 +6,6 @@ it is resolved when the figure is back in range. One open alert per metric at a 
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import logging
@@ -19,6 +18,7 @@ from actors.broker import redis_client
 from actors.services import circuit_breaker, rate_limiter
 from settings import get_settings
 from storage.metrics import call_stats, submissions_waiting
+from storage.runner import database
 from storage.tables import Alert
 
 log = logging.getLogger(__name__)
@@ -161,4 +161,4 @@ def _post_webhook(url: str, payload: dict) -> None:
 
 
 def run_alert_checks() -> int:
-    return len(asyncio.run(check_alerts()))
+    return len(database.run(check_alerts()))

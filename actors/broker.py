@@ -16,13 +16,16 @@ from dramatiq.middleware import CurrentMessage
 
 from settings import get_settings
 
+#: Seconds to wait for Redis to accept a connection: an outage fails fast, never hangs.
+CONNECT_TIMEOUT_S = 5
+
 
 @functools.cache
 def redis_client() -> redis.Redis:
     url = get_settings().redis_url
     if url is None:
         return fakeredis.FakeRedis(server=_embedded_server())
-    return redis.Redis.from_url(url)
+    return redis.Redis.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT_S)
 
 
 @functools.cache
@@ -35,7 +38,7 @@ def build_broker() -> RedisBroker:
     if url is None:
         broker = RedisBroker(client=fakeredis.FakeRedis(server=_embedded_server()))
     else:
-        broker = RedisBroker(url=url)
+        broker = RedisBroker(url=url, socket_connect_timeout=CONNECT_TIMEOUT_S)
     broker.add_middleware(CurrentMessage())
     return broker
 

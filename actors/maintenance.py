@@ -7,7 +7,6 @@ lets one of them act per interval.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 from collections.abc import Callable
@@ -18,15 +17,17 @@ from dramatiq.middleware import Middleware
 from actors.alerts import run_alert_checks
 from actors.broker import redis_client
 from actors.sync import sync_submission
+from actors.uploads import upload_housekeeping
 from settings import get_settings
-from storage.submissions import stale_submission_ids
+from storage.runner import database
+from storage.submissions import claim_stale_submissions
 
 log = logging.getLogger(__name__)
 
 
 def sweep_stale_submissions() -> int:
     """Queue a sync for every stale row; returns how many were queued."""
-    ids = asyncio.run(stale_submission_ids(get_settings().sweep_grace))
+    ids = database.run(claim_stale_submissions(get_settings().sweep_grace))
     for submission_id in ids:
         sync_submission.send(str(submission_id))
     if ids:
@@ -38,6 +39,7 @@ def sweep_stale_submissions() -> int:
 PERIODIC_JOBS: dict[str, Callable[[], object]] = {
     "sweep": sweep_stale_submissions,
     "alerts": run_alert_checks,
+    "uploads": upload_housekeeping,
 }
 
 

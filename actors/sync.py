@@ -6,7 +6,6 @@ Each run claims the row, resumes from the progress it records, and settles it:
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from typing import Any
@@ -22,14 +21,13 @@ from crm.errors import ErrorKind, HubSpotError
 from crm.service import SubmissionPayload, SyncProgress
 from settings import get_settings
 from storage import submissions
+from storage.runner import database
 from storage.tables import Submission
 
 log = logging.getLogger(__name__)
 
 #: Errors a retry with backoff can fix; the rest fail the submission at once.
 RETRYABLE = {ErrorKind.TRANSIENT, ErrorKind.AUTHENTICATION}
-#: Dramatiq's longest backoff between retries, in milliseconds.
-MAX_BACKOFF_MS = 60_000
 
 
 def _retry_options() -> dict[str, Any]:
@@ -37,78 +35,73 @@ def _retry_options() -> dict[str, Any]:
     return {
         "max_retries": settings.hubspot_max_retries,
         "min_backoff": max(settings.hubspot_retry_delay, 1),
-        "max_backoff": MAX_BACKOFF_MS,
+        "max_backoff": settings.hubspot_max_retry_delay,
     }
 
 
 @dramatiq.actor(queue_name="crm", **_retry_options())
 def sync_submission(submission_id: str) -> None:
-    asyncio.run(_sync(submission_id))
-
-
-async def _sync(submission_id: str) -> None:
     if (paused_s := circuit_breaker().remaining_open_s()) > 0:
         # HubSpot is known to be down: come back when the breaker lets probes through,
         # without claiming the row or using up a retry.
         sync_submission.send_with_options(args=(submission_id,), delay=int(paused_s * 1000))
         return
-    row = await submissions.claim_for_sync(submission_id, get_settings().sync_lease)
+    row = database.run(submissions.claim_for_sync(submission_id, get_settings().sync_lease))
     if row is None:
         log.info("submission %s is not pending or is held by another worker", submission_id)
         return
     current_submission.set(submission_id)
     try:
-        await _run_steps(row)
+        _run_steps(row)
     finally:
-        await call_audit().flush()
+        database.run(call_audit().flush())
 
 
-async def _run_steps(row: Submission) -> None:
+def _run_steps(row: Submission) -> None:
     """Resume the sync from the row's progress, then settle the row."""
     submission_id = str(row.id)
-    loop = asyncio.get_running_loop()
 
     def save(step: SyncProgress) -> None:
-        asyncio.run_coroutine_threadsafe(
-            submissions.save_progress(submission_id, _progress_columns(step)), loop
-        ).result()
+        database.run(submissions.save_progress(submission_id, _progress_columns(step)))
 
     try:
-        await asyncio.to_thread(crm_service().sync, _payload(row), _progress(row), save)
+        crm_service().sync(_payload(row), _progress(row), save)
     except BreakerOpen as exc:
-        await _wait_and_resend(submission_id, exc.retry_after_s, str(exc))
+        _wait_and_resend(submission_id, exc.retry_after_s, str(exc))
     except HubSpotError as exc:
-        await _settle_failure(submission_id, exc)
+        _settle_failure(submission_id, exc)
     except Exception as exc:
-        await submissions.release(submission_id, "pending", f"internal error: {exc!r}")
+        database.run(submissions.release(submission_id, "pending", f"internal error: {exc!r}"))
         raise
     else:
-        await submissions.mark_synced(submission_id)
+        database.run(submissions.mark_synced(submission_id))
 
 
-async def _wait_and_resend(submission_id: str, delay_s: float, reason: str) -> None:
+def _wait_and_resend(submission_id: str, delay_s: float, reason: str) -> None:
     """HubSpot asked us to wait (429) or is paused (breaker): no retry is used up."""
     delay_s = max(delay_s, 0.1)
-    await submissions.release(submission_id, "pending", reason, retry_in_s=delay_s)
+    database.run(submissions.release(submission_id, "pending", reason, retry_in_s=delay_s))
     sync_submission.send_with_options(args=(submission_id,), delay=int(delay_s * 1000))
 
 
-async def _settle_failure(submission_id: str, exc: HubSpotError) -> None:
+def _settle_failure(submission_id: str, exc: HubSpotError) -> None:
     if exc.kind is ErrorKind.RATE_LIMITED:
-        await _wait_and_resend(submission_id, exc.retry_after_s or 10.0, exc.describe())
+        _wait_and_resend(submission_id, exc.retry_after_s or 10.0, exc.describe())
         return
     log.warning("sync of %s failed: %s", submission_id, exc.describe())
     error, correlation_id = exc.describe(), exc.correlation_id
     if exc.kind in RETRYABLE and not _last_attempt():
-        retry_in_s = MAX_BACKOFF_MS / 1000
-        await submissions.release(submission_id, "pending", error, correlation_id, retry_in_s)
+        retry_in_s = get_settings().hubspot_max_retry_delay / 1000
+        database.run(
+            submissions.release(submission_id, "pending", error, correlation_id, retry_in_s)
+        )
         if exc.status == 0:
             # No answer: HubSpot may still be doing the write. Look again only after it
             # has had another full timeout to land, so the retry finds it.
             delay_ms = int(get_settings().hubspot_timeout * 2000)
             raise dramatiq.Retry(exc.describe(), delay=delay_ms) from exc
         raise exc
-    await submissions.release(submission_id, "failed", error, correlation_id)
+    database.run(submissions.release(submission_id, "failed", error, correlation_id))
 
 
 def _last_attempt() -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actors import sync  # noqa: F401  (declares its actors on the broker)
+from actors import sync, uploads  # noqa: F401  (declare their actors on the broker)
 from actors.broker import broker
 from actors.maintenance import Scheduler
 

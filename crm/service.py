@@ -43,6 +43,38 @@ class SyncProgress:
         )
 
 
+@dataclass
+class UploadProgress:
+    """What the HubSpot update of one file upload has done; persisted like `SyncProgress`."""
+
+    contact_id: str | None = None
+    #: The contact's file-upload properties were written and checked against our records.
+    properties_current: bool = False
+    #: A note create was sent; its answer may have been lost, so look before sending again.
+    activity_attempted: bool = False
+    activity_id: str | None = None
+
+
+@dataclass(frozen=True)
+class FileUpload:
+    """An analysed upload, as HubSpot learns of it."""
+
+    email: str
+    filename: str
+    size_bytes: int
+    uploaded_at_ms: int
+    results_url: str
+    #: The contact's file-upload properties as our own records say *now* (the count of
+    #: completed uploads, the latest one); read again after each write, so uploads that
+    #: finish at the same moment leave HubSpot with the true count, not a lost increment.
+    contact_snapshot: Callable[[], Mapping[str, str]]
+
+
+#: Rounds of write-then-recheck before leaving the last word to a concurrent update.
+MAX_SNAPSHOT_ROUNDS = 5
+UPLOAD_ACTIVITY = "Sample Data Upload"
+
+
 @dataclass(frozen=True)
 class SubmissionPayload:
     """What one submission writes to HubSpot, already mapped."""
@@ -208,6 +240,104 @@ class CRMService:
         )
         return note.id
 
+    def update_contact_with_file_upload(
+        self,
+        upload_id: uuid.UUID | str,
+        results: Mapping[str, Any],
+        *,
+        upload: FileUpload,
+        progress: UploadProgress | None = None,
+        save: Callable[[UploadProgress], None] = lambda progress: None,
+    ) -> dict[str, Any]:
+        """Record an analysed upload on the visitor's contact, found or created by e-mail,
+        and log a "Sample Data Upload" activity once; returns success and the ids.
+
+        Steps resume from `progress` like `sync`, saved after each one.
+        """
+        progress = progress or UploadProgress()
+        written: Mapping[str, str] | None = None
+        if not progress.contact_id:
+            written = upload.contact_snapshot()
+            progress.contact_id = self.create_or_update_contact({"email": upload.email, **written})
+            save(progress)
+        if not progress.properties_current:
+            self._keep_upload_properties_current(progress.contact_id, written, upload)
+            progress.properties_current = True
+            save(progress)
+        if not progress.activity_id:
+            progress.activity_id = self._log_upload_activity(
+                str(upload_id), results, upload, progress, save
+            )
+            save(progress)
+        return {
+            "success": True,
+            "contact_id": progress.contact_id,
+            "activity_id": progress.activity_id,
+        }
+
+    def _keep_upload_properties_current(
+        self, contact_id: str, written: Mapping[str, str] | None, upload: FileUpload
+    ) -> None:
+        """Write our records' view until it holds still after the write.
+
+        Whichever upload's update checks last sees every upload completed before it, so
+        the final value is right even when two updates interleave.
+        """
+        for _ in range(MAX_SNAPSHOT_ROUNDS):
+            current = dict(upload.contact_snapshot())
+            if current == written:
+                return
+            self.client.update_contact(contact_id, current)
+            written = current
+
+    def _log_upload_activity(
+        self,
+        upload_id: str,
+        results: Mapping[str, Any],
+        upload: FileUpload,
+        progress: UploadProgress,
+        save: Callable[[UploadProgress], None],
+    ) -> str:
+        """Create the note once: after an unknown outcome, find it on the contact instead."""
+        assert progress.contact_id
+        marker = f"Sample data upload {upload_id}"
+        if progress.activity_attempted and (
+            found := self._find_note_on("contact", progress.contact_id, marker)
+        ):
+            return found
+        progress.activity_attempted = True
+        save(progress)
+        details = {
+            "File": upload.filename,
+            "Type": str(results.get("file_type", "")),
+            "Size": _size_text(upload.size_bytes),
+            "Rows": f"{results.get('row_count', 0):,}",
+            "Columns": str(results.get("column_count", 0)),
+            "Quality score": f"{results.get('quality_score', 0):.2f}",
+        }
+        rows = "".join(
+            f"<li><strong>{html.escape(label)}:</strong> {html.escape(value)}</li>"
+            for label, value in details.items()
+        )
+        link = html.escape(upload.results_url, quote=True)
+        body = (
+            f"<ul>{rows}</ul><p>{html.escape(str(results.get('summary', '')))}</p>"
+            f'<p><a href="{link}">Detailed analysis results</a></p><p>{marker}</p>'
+        )
+        note = self.client.log_activity(
+            progress.contact_id,
+            UPLOAD_ACTIVITY,
+            {"body": body, "timestamp_ms": upload.uploaded_at_ms, "owner_id": self.owner_id},
+        )
+        return note.id
+
+    def _find_note_on(self, object_type: str, object_id: str, marker: str) -> str | None:
+        note_ids = self.client.associated_ids(object_type, object_id, "note")
+        for note in self.client.read_notes(note_ids):
+            if marker in (note.properties.get("hs_note_body") or ""):
+                return note.id
+        return None
+
     def _find_note(self, deal_id: str, marker: str) -> str | None:
         note_ids = self.client.associated_ids("deal", deal_id, "note")
         for note in self.client.read_notes(note_ids):
@@ -220,3 +350,11 @@ class CRMService:
         if contact is None:
             raise conflict
         return contact.id
+
+
+def _size_text(size_bytes: int) -> str:
+    """Bytes as a person reads them: 1.2 MB, 340 KB."""
+    for unit, factor in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if size_bytes >= factor:
+            return f"{size_bytes / factor:.1f} {unit}"
+    return f"{size_bytes} bytes"

@@ -39,6 +39,27 @@ def bind_tables(engine: Engine) -> None:
         table._meta.db = engine
 
 
+#: Connections per process: enough for the worker threads, few enough for many processes.
+POOL_MAX_SIZE = 10
+
+
+async def start_pool() -> None:
+    """Open a PostgreSQL connection pool on the running loop (SQLite needs none)."""
+    from storage.tables import Submission
+
+    engine = Submission._meta.db
+    if isinstance(engine, PostgresEngine) and engine.pool is None:
+        await engine.start_connection_pool(min_size=1, max_size=POOL_MAX_SIZE)
+
+
+async def close_pool() -> None:
+    from storage.tables import Submission
+
+    engine = Submission._meta.db
+    if isinstance(engine, PostgresEngine) and engine.pool is not None:
+        await engine.close_connection_pool()
+
+
 async def migrate() -> None:
     """Bring the schema up to date: what `just migrate` and the embedded run do."""
     from piccolo.apps.migrations.commands.forwards import run_forwards

@@ -6,12 +6,14 @@ from pathlib import Path
 
 from piccolo.conf.apps import AppConfig
 
+from storage.drafts import Draft
 from storage.tables import Alert, HubSpotCall, Submission
+from storage.uploads import Upload, UploadAnalysis
 
 APP_CONFIG = AppConfig(
     app_name="storage",
     migrations_folder_path=str(Path(__file__).resolve().parent / "migrations"),
-    table_classes=[Submission, HubSpotCall, Alert],
+    table_classes=[Submission, HubSpotCall, Alert, Draft, Upload, UploadAnalysis],
     migration_dependencies=[],
     commands=[],
 )

@@ -112,8 +112,12 @@ async def release(
     )
 
 
-async def stale_submission_ids(grace_s: float, limit: int = 500) -> list[uuid.UUID]:
-    """Rows whose message was lost: pending past their due time, or held by a dead worker."""
+async def claim_stale_submissions(grace_s: float, limit: int = 500) -> list[uuid.UUID]:
+    """Rows whose message was lost: pending past their due time, or held by a dead worker.
+
+    Each one returned is marked as re-queued now, so the next sweep leaves it alone for
+    another `grace_s` instead of queueing it again while the first message waits its turn.
+    """
     cutoff = _now() - dt.timedelta(seconds=grace_s)
     due = Submission.next_attempt_at.is_null() & (Submission.updated_at < cutoff)
     overdue = Submission.next_attempt_at < cutoff
@@ -126,7 +130,15 @@ async def stale_submission_ids(grace_s: float, limit: int = 500) -> list[uuid.UU
         .order_by(Submission.created_at)
         .limit(limit)
     )
-    return [row["id"] for row in rows]
+    ids = [row["id"] for row in rows]
+    if ids:
+        requeued = {
+            Submission.status: "pending",
+            Submission.next_attempt_at: _now(),
+            Submission.lease_until: None,
+        }
+        await Submission.update(requeued).where(Submission.id.is_in(ids) & stale)
+    return ids
 
 
 def _uuid(value: uuid.UUID | str) -> uuid.UUID:

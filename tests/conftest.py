@@ -8,7 +8,6 @@ HubSpot pointed at a sandbox on a loopback port. Nothing here reaches the networ
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import subprocess
 import sys
@@ -27,11 +26,15 @@ for _name in ("HUBSPOT_API_KEY", "HUBSPOT_ACCESS_TOKEN", "REDIS_URL", "PICCOLO_C
     os.environ.pop(_name, None)
 os.environ["DATABASE_URL"] = f"sqlite:///{_TMP / 'test.sqlite'}"
 os.environ["SECRET_KEY"] = "test-secret-key-not-for-production"
+os.environ["UPLOAD_DIR"] = str(_TMP / "uploads")
 os.environ["HUBSPOT_RETRY_DELAY"] = "10"
 # Tests of the limits set their own; the rest must never wait for HubSpot's budget.
 os.environ["HUBSPOT_BURST_LIMIT"] = "1000000"
+# Every test client posts from one address: tests of the submission limit set their own.
+os.environ["SUBMISSION_RATE_LIMIT"] = "0"
 
 from crm.sandbox import SandboxServer  # noqa: E402
+from tests.integration.processes import scratch_database, tables_bound_to  # noqa: E402
 
 _SANDBOX = SandboxServer(search_lag_s=0.5, burst_limit=1_000_000)
 _SANDBOX.start()
@@ -84,37 +87,29 @@ def db(_migrated_sqlite: None) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def _migrated_postgres() -> None:
-    """Migrate the PostgreSQL server exactly as `just migrate` does, in its own process."""
-    command = [sys.executable, "-m", "piccolo.main", "migrations", "forwards", "all"]
-    env = os.environ | {"DATABASE_URL": POSTGRES_URL}
-    subprocess.run(command, env=env, check=True, capture_output=True, cwd=ROOT)
-
-
-@contextlib.contextmanager
-def tables_bound_to(url: str) -> Iterator[None]:
-    """Point the tables at another database for the duration, then back."""
-    from piccolo.conf.apps import Finder
-
-    from storage.database import bind_tables, engine_for
-
-    tables = Finder().get_table_classes()
-    original = {table: table._meta.db for table in tables}
-    bind_tables(engine_for(url))
+def _migrated_postgres() -> Iterator[str]:
+    """A database of this test run on the PostgreSQL server, migrated as `just migrate`
+    does (in its own process). Its own, so concurrent runs never empty each other's tables."""
     try:
-        yield
-    finally:
-        for table, engine in original.items():
-            table._meta.db = engine
+        database = scratch_database(POSTGRES_URL)
+        url = database.__enter__()
+    except OSError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip("no PostgreSQL server on 127.0.0.1:5432")
+    command = [sys.executable, "-m", "piccolo.main", "migrations", "forwards", "all"]
+    env = os.environ | {"DATABASE_URL": url}
+    subprocess.run(command, env=env, check=True, capture_output=True, cwd=ROOT)
+    yield url
+    database.__exit__(None, None, None)
 
 
 @pytest.fixture
-def postgres(_migrated_postgres: None) -> Iterator[str]:
-    """The PostgreSQL server, migrated and emptied, with the tables pointed at it."""
-
-    with tables_bound_to(POSTGRES_URL):
+def postgres(_migrated_postgres: str) -> Iterator[str]:
+    """A PostgreSQL database of this run, migrated and emptied, the tables pointed at it."""
+    with tables_bound_to(_migrated_postgres):
         _empty_tables()
-        yield POSTGRES_URL
+        yield _migrated_postgres
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

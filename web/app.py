@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -17,8 +18,9 @@ from starlette.staticfiles import StaticFiles
 
 from actors.worker import broker
 from settings import get_settings
-from storage.database import migrate
-from web import api, forms, health
+from storage.database import close_pool, migrate, start_pool
+from storage.runner import database
+from web import api, forms, health, openapi, uploads
 from web.body_limit import BodyLimitMiddleware
 from web.csrf import CSRFMiddleware
 from web.responses import envelope
@@ -34,6 +36,9 @@ EMBEDDED_WORKER_THREADS = 4
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     settings = get_settings()
     worker = None
+    await start_pool()
+    # Worker threads of this process (the embedded worker) query on this very loop.
+    database.attach(asyncio.get_running_loop())
     if settings.embedded:
         await migrate()
         worker = Worker(broker, worker_threads=EMBEDDED_WORKER_THREADS, worker_timeout=100)
@@ -43,7 +48,10 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
     finally:
         if worker is not None:
-            _stop(worker)
+            # Off the loop: its threads may be waiting for queries this loop must run.
+            await asyncio.to_thread(_stop, worker)
+        database.detach()
+        await close_pool()
 
 
 def _stop(worker: Worker) -> None:
@@ -57,7 +65,7 @@ def _stop(worker: Worker) -> None:
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if request.url.path.startswith("/api/"):
-        return envelope(exc.status_code, str(exc.detail))
+        return envelope(exc.status_code, str(exc.detail), headers=exc.headers)
     return PlainTextResponse(exc.detail, status_code=exc.status_code)
 
 
@@ -66,7 +74,9 @@ def create_app() -> Starlette:
     routes = [
         *health.routes,
         *api.routes,
+        *openapi.routes,
         *forms.routes,
+        *uploads.routes,
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     return Starlette(

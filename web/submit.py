@@ -6,6 +6,7 @@ row stays `pending` and the sweeper queues it later.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Mapping
@@ -46,7 +47,9 @@ async def accept_submission(form_type: str, raw: Mapping[str, Any]) -> Accepted:
         deal_properties=payload.deal_properties,
         summary=payload.summary,
     )
-    return Accepted(submission_id=submission_id, queued=enqueue_sync(submission_id))
+    # A slow or unreachable Redis must not stall the event loop serving other visitors.
+    queued = await asyncio.to_thread(enqueue_sync, submission_id)
+    return Accepted(submission_id=submission_id, queued=queued)
 
 
 def enqueue_sync(submission_id: uuid.UUID) -> bool:

@@ -5,10 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 
-import uvicorn
-
 from .app import create_sandbox_app
-from .server import bind, url_for, uvicorn_config
+from .server import bind, url_for, uvicorn_server
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -26,11 +24,24 @@ def main(argv: list[str] | None = None) -> None:
         "or sandbox-token)",
     )
     parser.add_argument("--search-lag", type=float, default=2.0, help="seconds, default 2")
+    parser.add_argument(
+        "--burst-limit", type=int, default=100, help="requests per burst window, default 100"
+    )
+    parser.add_argument(
+        "--burst-window", type=float, default=10.0, help="burst window in seconds, default 10"
+    )
+    parser.add_argument("--daily-limit", type=int, default=250_000, help="default 250000")
     args = parser.parse_args(argv)
     sock = bind(args.host, args.port)
-    app = create_sandbox_app(access_token=args.token, search_lag_s=args.search_lag)
+    app = create_sandbox_app(
+        access_token=args.token,
+        search_lag_s=args.search_lag,
+        burst_limit=args.burst_limit,
+        burst_window_s=args.burst_window,
+        daily_limit=args.daily_limit,
+    )
     print(f"HubSpot sandbox listening on {url_for(args.host, sock.getsockname()[1])}", flush=True)
-    uvicorn.Server(uvicorn_config(app)).run(sockets=[sock])
+    uvicorn_server(app).run(sockets=[sock])
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from . import (
     page,
     routes_associations,
+    routes_faults,
     routes_labels,
     routes_objects,
     routes_owners,
@@ -62,11 +63,13 @@ def create_sandbox_app(
     """An in-memory HubSpot portal speaking the CRM v3/v4 wire format.
 
     ``app.state.sandbox`` is its ``SandboxState``; ``app.state.faults`` the
-    ``FaultPlan`` consulted on every request (the default one never interferes).
+    ``FaultPlan`` consulted on every API request (it interferes only once configured),
+    on the same clock so tests can move time past outage windows.
     """
     app = Starlette(
         routes=[
             *page.ROUTES,
+            *routes_faults.ROUTES,
             *routes_objects.ROUTES,
             *routes_associations.ROUTES,
             *routes_labels.ROUTES,
@@ -87,5 +90,5 @@ def create_sandbox_app(
         daily_limit=daily_limit,
         clock=clock,
     )
-    app.state.faults = FaultPlan()
+    app.state.faults = FaultPlan(clock=clock)
     return app

@@ -1,4 +1,5 @@
-"""A look inside the sandbox for people: ``GET /`` (HTML) and ``GET /_sandbox/state`` (JSON).
+"""A look inside the sandbox for people: ``GET /`` (HTML) and ``GET /_sandbox/state`` (JSON),
+including the injected faults and what they served, so a chaos run can be watched live.
 
 Server-rendered, no JavaScript; every value is escaped because it comes straight
 from API clients.
@@ -13,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from .faultoptions import FaultOptions
 from .wire import answer, sandbox
 
 _STYLE = """
@@ -38,7 +40,31 @@ def _ids(values: list[str]) -> str:
     return ", ".join(values) or "—"
 
 
-def render(snapshot: dict[str, Any]) -> str:
+def _faults(faults: dict[str, Any] | None, stats: dict[str, Any]) -> str:
+    traffic = (
+        f"<p>{stats['accepted_requests']} API requests accepted, at most "
+        f"{stats['max_requests_in_window']} in any {stats['window_s']:g} s "
+        f"(burst limit {stats['burst_limit']}); {stats['rate_limited']} refused by the "
+        "rate limiter.</p>"
+    )
+    if faults is None:
+        return traffic
+    defaults = FaultOptions().to_json()
+    plan = faults["plan"]
+    changed = [[name, value] for name, value in plan.items() if value != defaults[name]]
+    windows = [[name, f"{left:.1f} s left"] for name, left in faults["remaining_s"].items() if left]
+    state = "active" if faults["active"] else "inactive"
+    return (
+        traffic
+        + f"<h2>Faults ({state})</h2>"
+        + _table(["Option", "Value"], changed)
+        + (_table(["Window", "Remaining"], windows) if windows else "")
+        + "<h3>Faults served</h3>"
+        + _table(["Fault", "Count"], [[k, v] for k, v in faults["counters"].items()])
+    )
+
+
+def render(snapshot: dict[str, Any], faults: dict[str, Any] | None = None) -> str:
     contacts = [
         [
             c["id"],
@@ -88,8 +114,9 @@ def render(snapshot: dict[str, Any]) -> str:
         "<h1>HubSpot sandbox</h1>"
         f"<p>Portal {escape(str(snapshot['portalId']))}: {counts['contacts']} contacts, "
         f"{counts['deals']} deals, {counts['notes']} notes, "
-        f"{snapshot['requests']} API requests served.</p>"
-        f"<h2>Contacts ({counts['contacts']})</h2>"
+        f"{snapshot['requests']} requests served (pages included).</p>"
+        + _faults(faults, snapshot["stats"])
+        + f"<h2>Contacts ({counts['contacts']})</h2>"
         + _table(["ID", "Email", "Name", "Lifecycle stage", "Deals", "Created", ""], contacts)
         + f"<h2>Deals ({counts['deals']})</h2>"
         + _table(["ID", "Name", "Amount", "Pipeline", "Stage", "Contacts", ""], deals)
@@ -102,7 +129,8 @@ def render(snapshot: dict[str, Any]) -> str:
 
 
 async def home(request: Request) -> Response:
-    return HTMLResponse(render(sandbox(request).snapshot()))
+    faults = request.app.state.faults.describe()
+    return HTMLResponse(render(sandbox(request).snapshot(), faults))
 
 
 async def state_json(request: Request) -> Response:

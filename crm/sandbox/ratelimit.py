@@ -64,10 +64,14 @@ class RateLimiter:
         self._day: int | None = None
         self._daily_used = 0
 
-    def _headers(self, now: float) -> dict[str, str]:
+    def headers(self, *, remaining: int | None = None) -> dict[str, str]:
+        """The ``X-HubSpot-RateLimit-*`` headers; ``remaining`` overrides the burst count
+        (a rate-limit storm claims the window is exhausted)."""
+        if remaining is None:
+            remaining = max(0, self.burst_limit - len(self._burst))
         return {
             "X-HubSpot-RateLimit-Max": str(self.burst_limit),
-            "X-HubSpot-RateLimit-Remaining": str(max(0, self.burst_limit - len(self._burst))),
+            "X-HubSpot-RateLimit-Remaining": str(remaining),
             "X-HubSpot-RateLimit-Interval-Milliseconds": str(round(self.burst_window_s * 1000)),
             "X-HubSpot-RateLimit-Daily": str(self.daily_limit),
             "X-HubSpot-RateLimit-Daily-Remaining": str(max(0, self.daily_limit - self._daily_used)),
@@ -91,9 +95,23 @@ class RateLimiter:
             self._search.append(now)
             return Verdict(None)
         if self._daily_used >= self.daily_limit:
-            return Verdict("DAILY", self._headers(now))
+            return Verdict("DAILY", self.headers())
         if len(self._burst) >= self.burst_limit:
-            return Verdict("TEN_SECONDLY_ROLLING", self._headers(now))
+            return Verdict("TEN_SECONDLY_ROLLING", self.headers())
         self._burst.append(now)
         self._daily_used += 1
-        return Verdict(None, self._headers(now))
+        return Verdict(None, self.headers())
+
+
+def busiest_window(times: list[float], window_s: float) -> int:
+    """The most timestamps in any rolling window ``(t - window_s, t]``: the same window
+    the limiter keeps, so a client the limiter never refused scores at most the limit."""
+    if not window_s > 0:  # also refuses NaN
+        raise ValueError("window_s must be positive")
+    ordered = sorted(times)
+    best = start = 0
+    for end, at in enumerate(ordered):
+        while ordered[start] <= at - window_s:
+            start += 1
+        best = max(best, end - start + 1)
+    return best

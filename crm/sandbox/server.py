@@ -17,6 +17,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from .app import create_sandbox_app
+from .hangup import register
 from .state import SandboxState
 
 START_TIMEOUT_S = 10.0
@@ -46,6 +47,13 @@ def url_for(host: str, port: int) -> str:
 def uvicorn_config(app: Starlette) -> uvicorn.Config:
     # No websockets, no lifespan: neither is used, and skipping them keeps start-up quick.
     return uvicorn.Config(app, log_level="warning", ws="none", lifespan="off", access_log=False)
+
+
+def uvicorn_server(app: Starlette) -> uvicorn.Server:
+    """A server for ``app`` that lets injected lost answers close their connections."""
+    server = uvicorn.Server(uvicorn_config(app))
+    register(app, server)
+    return server
 
 
 class SandboxServer:
@@ -81,7 +89,7 @@ class SandboxServer:
             return self
         sock = bind(self.host, self.port)
         self.port = sock.getsockname()[1]
-        server = uvicorn.Server(uvicorn_config(self.app))
+        server = uvicorn_server(self.app)
         thread = threading.Thread(
             target=server.run, kwargs={"sockets": [sock]}, name="hubspot-sandbox", daemon=True
         )

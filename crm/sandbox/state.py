@@ -16,9 +16,10 @@ from typing import Any
 from .associations import AssociationDef
 from .objecttypes import CONTACTS, DEALS, NOTES, OBJECT_TYPES, ObjectType, resolve_any
 from .owners import seed_owners
+from .paths import is_public
 from .pipelines import Pipeline, default_deal_pipeline
 from .properties import GROUP_LABELS, PropertyDef, standard_groups, standard_properties
-from .ratelimit import RateLimiter, Verdict
+from .ratelimit import RateLimiter, Verdict, busiest_window
 from .records import ObjectRecord
 from .timeutil import iso
 from .values import ValueContext
@@ -49,8 +50,10 @@ class SandboxState:
         self.clock = clock
         self.portal_id = PORTAL_ID
         self.limiter = RateLimiter(burst_limit, burst_window_s, daily_limit)
-        #: (method, path, status, timestamp) for every request, in order.
+        #: (method, path, status, arrival time) for every request, in the order answered.
         self.request_log: list[tuple[str, str, int, float]] = []
+        #: Positions in ``request_log`` of the 429s the rate limiter itself served.
+        self._limited: set[int] = set()
         # Ids keep increasing across reset() so a stale id never names a new object.
         self._next_id = FIRST_ID
         self.reset()
@@ -79,6 +82,7 @@ class SandboxState:
             self.templates: dict[str, dict[str, Any]] = {}
             self.events: dict[tuple[str, str], dict[str, Any]] = {}
             self.request_log.clear()
+            self._limited.clear()
             self.limiter.reset()
 
     # --- plumbing ----------------------------------------------------------------------
@@ -95,9 +99,19 @@ class SandboxState:
         with self.lock:
             return self.limiter.admit(self.clock(), search=search)
 
-    def log(self, method: str, path: str, status: int) -> None:
+    def log(
+        self, method: str, path: str, status: int, *, at: float | None = None, limited: bool = False
+    ) -> None:
+        """Record a request; ``at`` is when it arrived (default now), ``limited`` marks a
+        429 from the sandbox's own rate limiter (as opposed to an injected one)."""
         with self.lock:
-            self.request_log.append((method, path, status, self.clock()))
+            if limited:
+                self._limited.add(len(self.request_log))
+            self.request_log.append((method, path, status, self.clock() if at is None else at))
+
+    def rate_limit_headers(self, *, remaining: int | None = None) -> dict[str, str]:
+        with self.lock:
+            return self.limiter.headers(remaining=remaining)
 
     # --- lookups -----------------------------------------------------------------------
 
@@ -171,6 +185,40 @@ class SandboxState:
 
     # --- inspection helpers for tests and the HTML page --------------------------------
 
+    @property
+    def rate_limited(self) -> int:
+        """429s the sandbox's own rate limiter served (injected storm 429s not included)."""
+        with self.lock:
+            return len(self._limited)
+
+    def accepted_times(self) -> list[float]:
+        """Arrival times of API requests not refused by the rate limiter: what counts
+        against HubSpot's burst, whatever the answer (faults included)."""
+        with self.lock:
+            return [
+                at
+                for i, (_, path, _, at) in enumerate(self.request_log)
+                if not is_public(path) and i not in self._limited
+            ]
+
+    def max_requests_in_window(self, window_s: float) -> int:
+        """The most accepted API requests in any rolling window of ``window_s`` seconds."""
+        return busiest_window(self.accepted_times(), window_s)
+
+    def stats(self, window_s: float | None = None) -> dict[str, Any]:
+        """Traffic figures (``/_sandbox/stats``; the window defaults to the burst window)."""
+        window = self.limiter.burst_window_s if window_s is None else window_s
+        with self.lock:
+            accepted = self.accepted_times()
+            return {
+                "window_s": window,
+                "burst_limit": self.limiter.burst_limit,
+                "api_requests": sum(not is_public(entry[1]) for entry in self.request_log),
+                "accepted_requests": len(accepted),
+                "rate_limited": len(self._limited),
+                "max_requests_in_window": busiest_window(accepted, window),
+            }
+
     def _listing(self, object_type: ObjectType) -> list[dict[str, Any]]:
         with self.lock:
             return [
@@ -234,4 +282,5 @@ class SandboxState:
                 "notes": with_links(self.notes(), NOTES.name),
                 "customProperties": self.custom_properties(),
                 "requests": len(self.request_log),
+                "stats": self.stats(),
             }

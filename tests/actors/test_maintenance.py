@@ -80,3 +80,19 @@ def test_synced_submissions_are_never_swept(stored) -> None:
     _age(stored, 3600)
 
     assert maintenance.sweep_stale_submissions() == 0
+
+
+def test_a_swept_submission_waits_a_full_grace_before_it_is_swept_again(stored) -> None:
+    _age(stored, 3600)
+    assert maintenance.sweep_stale_submissions() == 1
+
+    assert maintenance.sweep_stale_submissions() == 0
+
+
+def test_a_swept_dead_workers_submission_can_be_claimed_again(stored) -> None:
+    asyncio.run(submissions.claim_for_sync(stored, lease_s=60))
+    expired = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    _age(stored, 0, {Submission.lease_until: expired})
+    maintenance.sweep_stale_submissions()
+
+    assert asyncio.run(submissions.claim_for_sync(stored, lease_s=60)) is not None

@@ -18,6 +18,50 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 
+@contextlib.contextmanager
+def tables_bound_to(url: str) -> Iterator[None]:
+    """Point the tables at another database for the duration, then back."""
+    from piccolo.conf.apps import Finder
+
+    from storage.database import bind_tables, engine_for
+
+    tables = Finder().get_table_classes()
+    original = {table: table._meta.db for table in tables}
+    bind_tables(engine_for(url))
+    try:
+        yield
+    finally:
+        for table, engine in original.items():
+            table._meta.db = engine
+
+
+@contextlib.contextmanager
+def scratch_database(server_url: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database of its own, dropped afterwards.
+
+    Long runs must not share `test` with other suites that empty its tables.
+    """
+    import asyncio
+    import uuid
+
+    import asyncpg
+
+    name = f"leadsync_scratch_{uuid.uuid4().hex[:12]}"
+
+    async def admin(sql: str) -> None:
+        connection = await asyncpg.connect(server_url)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

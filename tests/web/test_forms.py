@@ -1,81 +1,34 @@
-"""The HTML forms: rendered accessibly, posted with or without htmx, checked inline, and
-guarded by the CSRF token. Every post goes through `accept_submission`, so rows are counted."""
+"""The HTML forms: rendered accessibly in steps, posted with or without htmx, checked inline
+and per step, and guarded by the CSRF token. Only the last step goes through
+`accept_submission`, so rows are counted."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from html.parser import HTMLParser
 
 import pytest
 from starlette.testclient import TestClient
 
 from storage.tables import SUBMISSION_STATUSES, Submission
+from tests.web.form_pages import (
+    HTMX,
+    VALID,
+    Page,
+    app_client,
+    post_form,
+    post_step,
+    token_from,
+    walk_to,
+)
 from web.csrf import COOKIE_NAME, EXPIRED_MESSAGE
 
-VALID = {
-    "email": "ada@example.com",
-    "firstName": "Ada",
-    "lastName": "Lovelace",
-    "company": "Analytical Engines",
-    "country": "GB",
-    "serviceInterests": ["data_collection", "data_annotation"],
-    "phone": "+44 20 7946 0958",
-    "projectDetails": "Label 10,000 images.",
-}
 INVALID = VALID | {"email": "ada@", "phone": "+1 (555) 123-4567", "country": "Narnia"}
-HTMX = {"HX-Request": "true"}
-VOID_TAGS = frozenset({"input", "meta", "link", "br", "img", "hr", "source", "area", "col"})
-
-
-class Page(HTMLParser):
-    """Just enough of a DOM for assertions: every start tag, and the text inside each id."""
-
-    def __init__(self, html: str) -> None:
-        super().__init__(convert_charrefs=True)
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-        self._open: list[tuple[str, str | None]] = []
-        self._texts: dict[str, str] = {}
-        self.feed(html)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        attributes = dict(attrs)
-        self.tags.append((tag, attributes))
-        if tag not in VOID_TAGS:
-            self._open.append((tag, attributes.get("id")))
-
-    def handle_endtag(self, tag: str) -> None:
-        while self._open and self._open.pop()[0] != tag:
-            pass
-
-    def handle_data(self, data: str) -> None:
-        for _, element_id in self._open:
-            if element_id:
-                self._texts[element_id] = self._texts.get(element_id, "") + data
-
-    def find(self, tag: str, **attrs: str) -> list[dict[str, str | None]]:
-        return [
-            found
-            for name, found in self.tags
-            if name == tag and all(found.get(key) == value for key, value in attrs.items())
-        ]
-
-    def one(self, tag: str, **attrs: str) -> dict[str, str | None]:
-        matches = self.find(tag, **attrs)
-        assert len(matches) == 1, f"expected one <{tag} {attrs}>, found {len(matches)}"
-        return matches[0]
-
-    def text(self, element_id: str) -> str:
-        return " ".join(self._texts.get(element_id, "").split())
 
 
 @pytest.fixture
 def pages(db: None) -> Iterator[TestClient]:
-    """The app as `client` serves it, minus the HubSpot sandbox set-up (about a second a
-    test): for tests that store nothing, so nothing is synced."""
-    from web.app import create_app
-
-    with TestClient(create_app(), base_url="http://127.0.0.1:8000") as test_client:
+    with app_client() as test_client:
         yield test_client
 
 
@@ -83,16 +36,9 @@ def rows() -> list[dict]:
     return Submission.select(Submission.form_type, Submission.status).run_sync()
 
 
-def token_from(client, path: str = "/contact") -> str:
-    page = Page(client.get(path).text)
-    return page.one("input", name="csrf_token")["value"] or ""
-
-
-def post_form(client, path: str, fields: dict, headers: dict | None = None, token: str = ""):
-    token = token or token_from(client, path)
-    return client.post(
-        path, data=fields | {"csrf_token": token}, headers=headers, follow_redirects=False
-    )
+def page_at(client, path: str, step: str) -> Page:
+    walk_to(client, path, step)
+    return Page(client.get(path).text)
 
 
 def test_the_landing_page_links_the_three_forms(pages) -> None:
@@ -115,6 +61,18 @@ def test_a_form_page_carries_a_csrf_token_and_the_vendored_htmx(pages) -> None:
     assert response.headers["vary"] == "HX-Request"
 
 
+def test_the_first_step_asks_who_you_are(pages) -> None:
+    page = Page(pages.get("/contact").text)
+
+    assert page.step == "about-you"
+    assert page.names == {"firstName", "lastName", "email", "phone", "jobTitle"}
+    assert page.text("step-heading") == "Step 1 of 3: About you"
+    current = page.one("li", **{"aria-current": "step"})
+    assert "steps__item--current" in (current["class"] or "")
+    assert [b["value"] for b in page.find("button")] == ["next"]  # no Back on the first step
+    assert "autofocus" not in page.one("h2", id="step-heading")  # a fresh page keeps focus
+
+
 def test_a_form_page_is_accessible_markup(pages) -> None:
     page = Page(pages.get("/contact").text)
 
@@ -124,7 +82,6 @@ def test_a_form_page_is_accessible_markup(pages) -> None:
         ("email", "email"),
         ("firstName", "given-name"),
         ("lastName", "family-name"),
-        ("company", "organization"),
         ("jobTitle", "organization-title"),
         ("phone", "tel"),
     ]:
@@ -133,52 +90,225 @@ def test_a_form_page_is_accessible_markup(pages) -> None:
         assert page.find("label", **{"for": name})
     assert page.one("input", name="email")["type"] == "email"
     assert page.one("input", name="phone")["type"] == "tel"
+    assert page.one("input", name="phone")["aria-describedby"] == "phone-hint"
     assert "required" in page.one("input", name="email")
     assert "required" not in page.one("input", name="phone")
-    assert page.one("select", name="country")["autocomplete"] == "country"
-    assert page.find("textarea", name="projectDetails")
     assert "(required)" in page.text("field-email")
+    assert page.one("form", method="post")["aria-labelledby"] == "step-heading"
 
 
-def test_country_is_a_select_of_iso_codes_sorted_by_name(pages) -> None:
-    page = Page(pages.get("/contact").text)
+def test_the_company_step_has_country_as_a_select_of_iso_codes_sorted_by_name(pages) -> None:
+    page = page_at(pages, "/contact", "company")
 
-    assert page.find("option", value="GB") and page.find("option", value="DE")
+    assert page.names == {"company", "country"}
+    assert page.text("step-heading") == "Step 2 of 3: Your company"
+    assert page.one("input", name="company")["autocomplete"] == "organization"
+    assert page.one("select", name="country")["autocomplete"] == "country"
     html = pages.get("/contact").text
     assert html.index('value="AX"') < html.index('value="AL"')  # Åland before Albania
     assert re.search(r'<option value="GB"[^>]*>United Kingdom</option>', html)
 
 
 def test_service_interests_are_checkboxes_in_a_fieldset(pages) -> None:
-    page = Page(pages.get("/contact").text)
+    page = page_at(pages, "/contact", "project")
 
     boxes = page.find("input", type="checkbox", name="serviceInterests")
     assert [box["value"] for box in boxes][:2] == ["data_collection", "data_preparation"]
     assert len(boxes) == 6
     assert "Services of interest" in page.text("field-serviceInterests")
     assert page.find("fieldset") and page.find("legend")
+    assert page.find("textarea", name="projectDetails")
 
 
-def test_demo_and_quote_forms_show_their_own_fields(pages) -> None:
-    demo = Page(pages.get("/demo-request").text)
-    quote = Page(pages.get("/quote-request").text)
+def test_the_last_step_asks_for_marketing_consent_unticked(pages) -> None:
+    page = page_at(pages, "/contact", "project")
+
+    box = page.one("input", name="marketingConsent")
+    assert (box["type"], box["value"], box["id"]) == ("checkbox", "true", "marketingConsent")
+    assert "checked" not in box and "required" not in box
+    assert page.text("field-marketingConsent") == (
+        "I agree to receive marketing e-mails. See our privacy policy (version 2026-11)."
+    )
+    assert page.find("label", **{"for": "marketingConsent"})
+
+
+@pytest.mark.parametrize(
+    ("path", "own", "others"),
+    [
+        ("/contact", {"referralSource"}, {"budget", "preferredDate"}),
+        ("/demo-request", {"preferredDate", "preferredTime", "timeZone"}, {"budget"}),
+        ("/quote-request", {"budget", "timeline"}, {"preferredDate"}),
+    ],
+)
+def test_each_form_asks_its_own_project_fields_last(pages, path, own, others) -> None:
+    page = page_at(pages, path, "project")
+
+    assert own | {"serviceInterests", "projectDetails", "marketingConsent"} <= page.names
+    assert not others & page.names
+    assert [b["value"] for b in page.find("button")] == ["next", "back"]
+    assert ">Send</button>" in pages.get(path).text
+
+
+def test_demo_and_quote_forms_show_their_own_widgets(pages) -> None:
+    demo = page_at(pages, "/demo-request", "project")
+    quote = page_at(pages, "/quote-request", "project")
 
     assert demo.one("input", name="preferredDate")["type"] == "date"
     assert demo.one("input", name="preferredTime")["type"] == "time"
     assert demo.find("option", value="Europe/London")
     assert quote.find("option", value="10k_50k") and quote.find("option", value="asap")
-    assert not Page(pages.get("/contact").text).find("select", name="budget")
 
 
-def test_a_valid_post_stores_one_submission_and_redirects_to_thanks(client) -> None:
-    response = post_form(client, "/contact", VALID)
+def test_a_valid_step_leads_to_the_next_with_its_heading_focused(pages) -> None:
+    response = post_step(pages, "/contact", "about-you", VALID)
+
+    assert response.status_code == 303 and response.headers["location"] == "/contact"
+    page = Page(pages.get("/contact").text)
+    assert page.step == "company"
+    assert "autofocus" in page.one("h2", id="step-heading")
+    done = page.find("li", **{"class": "steps__item steps__item--done"})
+    assert len(done) == 1
+    assert rows() == []  # a step is a draft, never a submission
+
+
+def test_a_step_with_errors_re_renders_with_messages_next_to_the_fields(pages) -> None:
+    response = post_step(pages, "/contact", "about-you", INVALID)
+
+    assert response.status_code == 422
+    page = Page(response.text)
+    assert "<html" in response.text and page.step == "about-you"
+    for name, message in [
+        ("email", "Enter a valid e-mail address"),
+        ("phone", "Enter a valid phone number"),
+    ]:
+        assert message in page.text(f"{name}-error")
+        assert message in page.text(f"field-{name}")
+        control = page.one("input", name=name)
+        assert control["aria-invalid"] == "true"
+        assert f"{name}-error" in (control["aria-describedby"] or "").split()
+    summary = {link["href"] for link in page.find("a") if link["href"].startswith("#")}
+    assert {"#email", "#phone"} <= summary and "#country" not in summary
+    assert "autofocus" in page.one("div", **{"class": "error-summary"})
+    assert "autofocus" not in page.one("h2", id="step-heading")
+    assert page.text("main").count("Choose a country") == 0  # the next step's business
+    assert rows() == []
+
+
+def test_the_company_step_checks_the_country(pages) -> None:
+    walk_to(pages, "/contact", "company")
+
+    page = Page(post_step(pages, "/contact", "company", INVALID).text)
+
+    assert "Choose a country from the list." in page.text("country-error")
+    assert page.one("select", name="country")["aria-invalid"] == "true"
+
+
+def test_a_step_with_errors_keeps_what_was_typed(pages) -> None:
+    page = Page(post_step(pages, "/contact", "about-you", INVALID).text)
+
+    assert page.one("input", name="email")["value"] == "ada@"
+    assert page.one("input", name="phone")["value"] == "+1 (555) 123-4567"
+    assert page.one("input", name="firstName")["value"] == "Ada"
+
+
+def test_a_valid_phone_is_shown_back_normalised(pages) -> None:
+    post_step(pages, "/contact", "about-you", VALID)
+    post_form(pages, "/contact", {"step": "company", "action": "back"})
+
+    page = Page(pages.get("/contact").text)
+
+    assert page.step == "about-you"
+    assert page.one("input", name="phone")["value"] == "+442079460958"
+
+
+def test_back_returns_to_the_previous_step_keeping_both_steps_values(pages) -> None:
+    walk_to(pages, "/contact", "company")
+
+    response = post_form(
+        pages, "/contact", {"step": "company", "action": "back", "company": "Half typed"}
+    )
+
+    assert response.status_code == 303
+    page = Page(pages.get("/contact").text)
+    assert page.step == "about-you"
+    assert page.one("input", name="email")["value"] == "ada@example.com"
+    walk_to(pages, "/contact", "company")
+    page = Page(pages.get("/contact").text)
+    assert page.one("input", name="company")["value"] == "Half typed"
+
+
+def test_back_needs_no_valid_fields(pages) -> None:
+    walk_to(pages, "/contact", "company")
+
+    response = post_form(pages, "/contact", {"step": "company", "action": "back", "country": "?"})
+
+    assert response.status_code == 303
+
+
+def test_a_missing_service_interest_marks_every_box_invalid(pages) -> None:
+    walk_to(pages, "/contact", "project")
+    fields = {key: value for key, value in VALID.items() if key != "serviceInterests"}
+
+    page = Page(post_step(pages, "/contact", "project", fields).text)
+
+    boxes = page.find("input", name="serviceInterests")
+    assert all(box["aria-invalid"] == "true" for box in boxes)
+    assert all(box["aria-describedby"] == "serviceInterests-error" for box in boxes)
+    assert "Services of interest is required." in page.text("serviceInterests-error")
+    assert rows() == []
+
+
+def test_typed_markup_is_escaped_on_re_render(pages) -> None:
+    fields = INVALID | {"firstName": '"><script>alert(1)</script>'}
+
+    response = post_step(pages, "/contact", "about-you", fields)
+
+    assert "<script>alert(1)</script>" not in response.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in response.text
+
+
+def test_all_steps_store_one_submission_and_redirect_to_thanks(client) -> None:
+    walk_to(client, "/contact", "project")
+
+    response = post_step(client, "/contact", "project", VALID | {"marketingConsent": "true"})
 
     assert response.status_code == 303
     assert response.headers["location"] == "/thanks"
-    stored = rows()
+    stored = Submission.select().output(load_json=True).run_sync()
     assert len(stored) == 1
     assert stored[0]["form_type"] == "contact"
     assert stored[0]["status"] in SUBMISSION_STATUSES
+    assert stored[0]["raw_fields"]["email"] == "ada@example.com"
+    assert stored[0]["raw_fields"]["phone"] == "+442079460958"
+    assert stored[0]["contact_properties"]["marketing_consent"] == "true"
+    assert stored[0]["contact_properties"]["privacy_policy_version"] == "2026-11"
+
+
+def test_an_unticked_consent_box_sends_no_consent(client) -> None:
+    walk_to(client, "/contact", "project")
+
+    post_step(client, "/contact", "project", VALID)
+
+    stored = Submission.select(Submission.contact_properties).output(load_json=True).run_sync()
+    assert "marketing_consent" not in stored[0]["contact_properties"]
+
+
+def test_the_whole_form_in_one_post_is_still_accepted(client) -> None:
+    response = post_form(client, "/contact", VALID)
+
+    assert response.status_code == 303 and response.headers["location"] == "/thanks"
+    assert len(rows()) == 1
+
+
+def test_the_whole_form_with_errors_shows_the_first_step_to_fix(pages) -> None:
+    response = post_form(pages, "/contact", VALID | {"country": "Narnia"})
+
+    assert response.status_code == 422
+    page = Page(response.text)
+    assert page.step == "company"
+    assert "Choose a country from the list." in page.text("country-error")
+    assert page.one("input", name="company")["value"] == "Analytical Engines"
+    assert rows() == []
 
 
 def test_the_thanks_page_confirms_without_showing_the_submission(client) -> None:
@@ -191,71 +321,84 @@ def test_the_thanks_page_confirms_without_showing_the_submission(client) -> None
     assert row_id not in response.text and VALID["email"] not in response.text
 
 
-def test_an_invalid_post_re_renders_with_messages_next_to_the_fields(pages) -> None:
-    response = post_form(pages, "/contact", INVALID)
+def test_the_last_step_carries_the_honeypot_out_of_reach(pages) -> None:
+    first = Page(pages.get("/contact").text)
+    last = page_at(pages, "/contact", "project")
 
-    assert response.status_code == 422
-    page = Page(response.text)
-    assert "<html" in response.text
-    for name, message in [
-        ("email", "Enter a valid e-mail address"),
-        ("phone", "Enter a valid phone number"),
-        ("country", "Choose a country from the list."),
-    ]:
-        assert message in page.text(f"{name}-error")
-        assert message in page.text(f"field-{name}")
-        control = page.one("select" if name == "country" else "input", name=name)
-        assert control["aria-invalid"] == "true"
-        assert f"{name}-error" in (control["aria-describedby"] or "").split()
-    summary = {link["href"] for link in page.find("a") if link["href"].startswith("#")}
-    assert {"#email", "#phone", "#country"} <= summary
+    assert not first.find("input", name="website")
+    trap = last.one("input", name="website")
+    assert trap["tabindex"] == "-1" and trap["autocomplete"] == "off"
+    assert last.one("div", **{"class": "hp-field"})["aria-hidden"] == "true"
+    assert not last.find("script", src="/static/recaptcha.js")  # reCAPTCHA is off
+
+
+def test_a_filled_honeypot_looks_like_success_and_stores_nothing(client) -> None:
+    walk_to(client, "/contact", "project")
+
+    response = post_step(client, "/contact", "project", VALID, website="https://spam.example")
+
+    assert response.status_code == 303 and response.headers["location"] == "/thanks"
     assert rows() == []
 
 
-def test_an_invalid_post_keeps_what_was_typed(pages) -> None:
-    page = Page(post_form(pages, "/contact", INVALID).text)
+def test_a_rate_limited_visitor_is_told_on_the_last_step(client, monkeypatch) -> None:
+    from settings import get_settings
 
-    assert page.one("input", name="email")["value"] == "ada@"
-    assert page.one("input", name="phone")["value"] == "+1 (555) 123-4567"
-    assert page.one("input", name="firstName")["value"] == "Ada"
-    checked = [
-        box["value"] for box in page.find("input", name="serviceInterests") if "checked" in box
-    ]
-    assert checked == ["data_collection", "data_annotation"]
-    assert "Label 10,000 images." in page.text("projectDetails")
+    monkeypatch.setattr(get_settings(), "submission_rate_limit", 1)
+    post_form(client, "/contact", VALID)
+    client.cookies.delete("leadsync_visitor")  # the same network, not the same visitor
+    walk_to(client, "/contact", "project")
 
+    response = post_step(client, "/contact", "project", VALID)
 
-def test_a_missing_service_interest_marks_every_box_invalid(pages) -> None:
-    fields = {key: value for key, value in VALID.items() if key != "serviceInterests"}
-
-    page = Page(post_form(pages, "/contact", fields).text)
-
-    boxes = page.find("input", name="serviceInterests")
-    assert all(box["aria-invalid"] == "true" for box in boxes)
-    assert all(box["aria-describedby"] == "serviceInterests-error" for box in boxes)
-    assert "Services of interest is required." in page.text("serviceInterests-error")
+    assert response.status_code == 429 and response.headers["retry-after"]
+    page = Page(response.text)
+    assert page.step == "project"
+    assert "Too many submissions from your network." in page.text("main")
+    assert len(rows()) == 1
 
 
-def test_typed_markup_is_escaped_on_re_render(pages) -> None:
-    response = post_form(pages, "/contact", INVALID | {"company": '"><script>alert(1)</script>'})
+def test_with_recaptcha_on_the_last_step_fetches_a_token(pages, monkeypatch) -> None:
+    from settings import get_settings
 
-    assert "<script>alert(1)</script>" not in response.text
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in response.text
+    monkeypatch.setattr(get_settings(), "recaptcha_secret", "secret")
+    monkeypatch.setattr(get_settings(), "recaptcha_site_key", "site-key")
+
+    first = Page(pages.get("/contact").text)
+    last = page_at(pages, "/contact", "project")
+
+    assert first.find("script", src="https://www.google.com/recaptcha/api.js?render=site-key")
+    assert "data-recaptcha-site-key" not in first.one("form", method="post")
+    assert last.one("form", method="post")["data-recaptcha-site-key"] == "site-key"
+    assert last.one("input", name="recaptchaToken")["type"] == "hidden"
 
 
-def test_an_htmx_post_with_errors_returns_the_form_fragment_with_200(pages) -> None:
-    response = post_form(pages, "/contact", INVALID, headers=HTMX)
+def test_an_htmx_step_with_errors_returns_the_form_fragment_with_200(pages) -> None:
+    response = post_step(pages, "/contact", "about-you", INVALID, headers=HTMX)
 
     assert response.status_code == 200
     assert "<html" not in response.text and "<main" not in response.text
-    assert response.text.lstrip().startswith("<form")
+    assert response.text.lstrip().startswith("<title>Error: Step 1 of 3: About you")
     assert response.headers["vary"] == "HX-Request"
     assert "Enter a valid e-mail address" in Page(response.text).text("email-error")
     assert rows() == []
 
 
+def test_an_htmx_step_swaps_in_the_next_step_and_focuses_its_heading(pages) -> None:
+    response = post_step(pages, "/contact", "about-you", VALID, headers=HTMX)
+
+    assert response.status_code == 200
+    page = Page(response.text)
+    assert response.text.lstrip().startswith("<title>Step 2 of 3: Your company – Contact us")
+    assert page.step == "company" and page.find("form")
+    assert "autofocus" in page.one("h2", id="step-heading")
+    assert "leadsync_draft_contact" in response.headers["set-cookie"]
+
+
 def test_an_htmx_post_that_succeeds_redirects_with_hx_redirect(client) -> None:
-    response = post_form(client, "/contact", VALID, headers=HTMX)
+    walk_to(client, "/contact", "project")
+
+    response = post_step(client, "/contact", "project", VALID, headers=HTMX)
 
     assert response.status_code == 200
     assert response.headers["hx-redirect"] == "/thanks"
@@ -278,6 +421,15 @@ def test_the_form_posts_itself_with_htmx_and_checks_each_field_inline(pages) -> 
     assert wrapper["hx-post"] == "/contact/validate/email"
     assert wrapper["hx-include"] == "closest form"
     assert wrapper["hx-swap"] == "outerHTML"
+    assert wrapper["hx-sync"] == "this:replace"  # autofilled fields are each checked
+
+
+def test_the_back_button_skips_browser_validation_and_comes_after_continue(pages) -> None:
+    page = page_at(pages, "/contact", "company")
+
+    buttons = page.find("button")
+    assert [b["value"] for b in buttons] == ["next", "back"]  # Enter goes forward
+    assert "formnovalidate" in buttons[1] and buttons[1]["name"] == "action"
 
 
 def test_inline_validation_returns_the_message_for_a_bad_email(pages) -> None:
@@ -320,6 +472,28 @@ def test_inline_validation_shows_a_good_phone_normalised(pages) -> None:
     page = Page(response.text)
     assert page.one("input", name="phone")["value"] == "+442079460958"
     assert not page.find("p", id="phone-error")
+
+
+def test_inline_validation_reads_the_country_from_the_draft(pages) -> None:
+    walk_to(pages, "/contact", "project", VALID | {"phone": ""})
+    token = token_from(pages)
+
+    response = pages.post(
+        "/contact/validate/phone", data={"phone": "020 7946 0958", "csrf_token": token}
+    )
+
+    assert Page(response.text).one("input", name="phone")["value"] == "+442079460958"
+
+
+def test_inline_validation_of_the_consent_box_keeps_it_ticked(pages) -> None:
+    token = token_from(pages)
+
+    response = pages.post(
+        "/contact/validate/marketingConsent",
+        data={"marketingConsent": "true", "csrf_token": token},
+    )
+
+    assert "checked" in Page(response.text).one("input", name="marketingConsent")
 
 
 def test_inline_validation_of_an_unknown_field_is_not_found(pages) -> None:
