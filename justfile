@@ -30,7 +30,8 @@ browser:
 
 # The web process alone (production: set REDIS_URL, DATABASE_URL, HUBSPOT_API_KEY, SECRET_KEY).
 web:
-    {{venv}}/uvicorn web.main:app --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}" --proxy-headers
+    {{venv}}/uvicorn web.main:app --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}" \
+        --forwarded-allow-ips "${TRUSTED_PROXIES:-}"
 
 # Dramatiq worker processes consuming the Redis queue.
 worker *args:

@@ -8,6 +8,7 @@ switches one part to the real thing.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import secrets
 import sys
 from pathlib import Path
@@ -120,6 +121,16 @@ class Settings(BaseSettings):
         if value and urlparse(value).scheme not in ("http", "https"):
             raise ValueError("must be an http:// or https:// URL")
         return value or None
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network") from None
+        return value
 
     @field_validator("database_url")
     @classmethod

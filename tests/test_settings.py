@@ -66,3 +66,10 @@ def test_production_requires_a_secret_key(monkeypatch: pytest.MonkeyPatch) -> No
 
     with pytest.raises(ConfigError, match="SECRET_KEY must be set"):
         load_settings()
+
+
+def test_a_bad_trusted_proxy_stops_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRUSTED_PROXIES", "10.0.0.0/8, proxy.internal")
+
+    with pytest.raises(ConfigError, match="TRUSTED_PROXIES: 'proxy.internal' is not an IP"):
+        load_settings()
