@@ -33,6 +33,8 @@ def test_a_form_reaches_hubspot_through_separate_processes(postgres, real_redis_
         "HUBSPOT_API_KEY": "pat-test-token",
         "HUBSPOT_API_URL": f"http://127.0.0.1:{sandbox_port}",
         "SECRET_KEY": "a-secret-key-for-this-test-only",
+        "SWEEP_INTERVAL": "1",
+        "SWEEP_GRACE": "3",
     }
     with stack(env, tmp_path) as running:
         running.sandbox(sandbox_port, "--token", "pat-test-token")
