@@ -19,6 +19,7 @@ from actors.broker import redis_client
 from actors.sync import sync_submission
 from actors.uploads import upload_housekeeping
 from settings import get_settings
+from storage.drafts import purge_expired_drafts
 from storage.runner import database
 from storage.submissions import claim_stale_submissions
 
@@ -35,11 +36,17 @@ def sweep_stale_submissions() -> int:
     return len(ids)
 
 
+def purge_expired_drafts_now() -> int:
+    """Unfinished forms past DRAFT_TTL are deleted; they never reach HubSpot."""
+    return database.run(purge_expired_drafts())
+
+
 #: name -> job; each runs at most once per sweep interval across all processes.
 PERIODIC_JOBS: dict[str, Callable[[], object]] = {
     "sweep": sweep_stale_submissions,
     "alerts": run_alert_checks,
     "uploads": upload_housekeeping,
+    "drafts": purge_expired_drafts_now,
 }
 
 

@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 RETRYABLE = {ErrorKind.TRANSIENT, ErrorKind.AUTHENTICATION}
 
 
+class LeaseLost(Exception):
+    """This worker's claim on the row ran out and another worker has it now."""
+
+
 def _retry_options() -> dict[str, Any]:
     settings = get_settings()
     return {
@@ -62,10 +66,17 @@ def _run_steps(row: Submission) -> None:
     submission_id = str(row.id)
 
     def save(step: SyncProgress) -> None:
-        database.run(submissions.save_progress(submission_id, _progress_columns(step)))
+        columns = _progress_columns(step)
+        lease_s = get_settings().sync_lease
+        if not database.run(
+            submissions.record_progress(submission_id, columns, row.attempts, lease_s)
+        ):
+            raise LeaseLost(submission_id)
 
     try:
         crm_service().sync(_payload(row), _progress(row), save)
+    except LeaseLost:
+        log.warning("submission %s was taken over by another worker; leaving it", submission_id)
     except BreakerOpen as exc:
         _wait_and_resend(submission_id, exc.retry_after_s, str(exc))
     except HubSpotError as exc:
@@ -98,7 +109,7 @@ def _settle_failure(submission_id: str, exc: HubSpotError) -> None:
         if exc.status == 0:
             # No answer: HubSpot may still be doing the write. Look again only after it
             # has had another full timeout to land, so the retry finds it.
-            delay_ms = int(get_settings().hubspot_timeout * 2000)
+            delay_ms = int(get_settings().hubspot_timeout * 3000)
             raise dramatiq.Retry(exc.describe(), delay=delay_ms) from exc
         raise exc
     database.run(submissions.release(submission_id, "failed", error, correlation_id))

@@ -73,6 +73,33 @@ async def save_progress(submission_id: uuid.UUID | str, changes: Mapping[Any, An
     )
 
 
+async def record_progress(
+    submission_id: uuid.UUID | str, changes: Mapping[Any, Any], attempt: int, lease_s: float
+) -> bool:
+    """Save a sync's progress only while this attempt still holds the row, renewing its lease.
+
+    `attempt` (the row's `attempts` when it was claimed) fences off a worker whose lease ran
+    out and whose row was claimed again: it learns so here, before any further HubSpot write.
+    """
+    now = _now()
+    rows = (
+        await Submission.update(
+            {
+                **changes,
+                Submission.updated_at: now,
+                Submission.lease_until: now + dt.timedelta(seconds=lease_s),
+            }
+        )
+        .where(
+            (Submission.id == _uuid(submission_id))
+            & (Submission.status == "syncing")
+            & (Submission.attempts == attempt)
+        )
+        .returning(Submission.id)
+    )
+    return bool(rows)
+
+
 async def mark_synced(submission_id: uuid.UUID | str) -> None:
     now = _now()
     await save_progress(

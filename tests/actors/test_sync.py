@@ -120,3 +120,30 @@ def test_every_hubspot_call_of_a_sync_is_in_the_audit_log(db, sandbox) -> None:
     ]
     assert all(row["outcome"] == "ok" and 200 <= row["status"] < 300 for row in rows)
     assert all(row["duration_ms"] > 0 for row in rows)
+
+
+def test_a_worker_whose_row_was_taken_over_stops_before_writing_more(
+    db, sandbox, monkeypatch
+) -> None:
+    from actors.services import crm_service
+    from storage.tables import Submission
+
+    submission_id = _store()
+    service = crm_service()
+    real_upsert = service.create_deal_for_contact
+
+    def upsert_then_lose_the_lease(*args, **kwargs):
+        deal_id = real_upsert(*args, **kwargs)
+        # Meanwhile the lease ran out and another worker claimed the row.
+        Submission.update({Submission.attempts: Submission.attempts + 1}).where(
+            Submission.id == submission_id
+        ).run_sync()
+        return deal_id
+
+    monkeypatch.setattr(service, "create_deal_for_contact", upsert_then_lose_the_lease)
+
+    sync_submission(submission_id)
+
+    assert sandbox.notes() == []
+    row = asyncio.run(get_submission(submission_id))
+    assert row.status == "syncing" and row.attempts == 2
