@@ -42,6 +42,9 @@ def rate_limiter() -> RateLimiter:
         burst_limit=settings.hubspot_burst_limit,
         window_s=settings.hubspot_burst_window,
         daily_limit=settings.hubspot_daily_limit,
+        # A call must not wait past the sync's lease: another worker could take the row
+        # over meanwhile and repeat a write this one is about to make.
+        max_wait_s=min(30.0, settings.sync_lease / 4),
     )
 
 

@@ -127,7 +127,7 @@ class ChaosRun:
             "HUBSPOT_RETRY_DELAY": "100",
             "HUBSPOT_MAX_RETRY_DELAY": str(int(config.burst_window_s * 2000)),
             "HUBSPOT_MAX_RETRIES": "30",
-            "SYNC_LEASE": "5",
+            "SYNC_LEASE": "10",
             "SWEEP_INTERVAL": "1",
             "SWEEP_GRACE": "3",
             "SUBMISSION_RATE_LIMIT": "0",

@@ -109,8 +109,15 @@ class Process:
         self.popen.wait(timeout=30)
 
     def stop(self) -> None:
+        """SIGTERM, then SIGKILL after a grace: a worker holding delayed messages may
+        otherwise wait for them for minutes."""
         if self.popen.poll() is None:
-            self.kill(signal.SIGTERM if self.name != "redis" else signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
         self._log.close()
 
     def tail(self, lines: int = 30) -> str:
