@@ -74,4 +74,5 @@ def crm_service() -> CRMService:
         settings.hubspot_owner_id,
         template_id,
         settings.privacy_policy_version,
+        write_settle_s=settings.hubspot_timeout * 3,
     )

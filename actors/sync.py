@@ -18,7 +18,7 @@ from actors.audit import current_submission
 from actors.services import call_audit, circuit_breaker, crm_service
 from crm.breaker import BreakerOpen
 from crm.errors import ErrorKind, HubSpotError
-from crm.service import SubmissionPayload, SyncProgress
+from crm.service import SubmissionPayload, SyncProgress, WriteInDoubt
 from settings import get_settings
 from storage import submissions
 from storage.runner import database
@@ -77,7 +77,7 @@ def _run_steps(row: Submission) -> None:
         crm_service().sync(_payload(row), _progress(row), save)
     except LeaseLost:
         log.warning("submission %s was taken over by another worker; leaving it", submission_id)
-    except BreakerOpen as exc:
+    except (BreakerOpen, WriteInDoubt) as exc:
         _wait_and_resend(submission_id, exc.retry_after_s, str(exc))
     except HubSpotError as exc:
         _settle_failure(submission_id, exc)
@@ -132,12 +132,20 @@ def _payload(row: Submission) -> SubmissionPayload:
     )
 
 
+def _epoch(moment: dt.datetime | None) -> float | None:
+    return moment.timestamp() if moment else None
+
+
+def _moment(epoch_s: float | None) -> dt.datetime | None:
+    return dt.datetime.fromtimestamp(epoch_s, dt.UTC) if epoch_s is not None else None
+
+
 def _progress(row: Submission) -> SyncProgress:
     return SyncProgress(
         contact_id=row.hubspot_contact_id,
         deal_id=row.hubspot_deal_id,
         association_verified=row.association_verified_at is not None,
-        activity_attempted=row.activity_attempted_at is not None,
+        activity_attempted_at=_epoch(row.activity_attempted_at),
         activity_id=row.hubspot_activity_id,
     )
 
@@ -148,6 +156,6 @@ def _progress_columns(progress: SyncProgress) -> dict[Any, Any]:
         Submission.hubspot_contact_id: progress.contact_id,
         Submission.hubspot_deal_id: progress.deal_id,
         Submission.association_verified_at: now if progress.association_verified else None,
-        Submission.activity_attempted_at: now if progress.activity_attempted else None,
+        Submission.activity_attempted_at: _moment(progress.activity_attempted_at),
         Submission.hubspot_activity_id: progress.activity_id,
     }

@@ -21,10 +21,10 @@ from dramatiq.middleware import CurrentMessage, TimeLimitExceeded
 
 from actors import broker as _broker  # noqa: F401  (the broker must exist before actors)
 from actors.services import call_audit, circuit_breaker, crm_service
-from actors.sync import RETRYABLE, _last_attempt, _retry_options
+from actors.sync import RETRYABLE, _epoch, _last_attempt, _moment, _retry_options
 from crm.breaker import BreakerOpen
 from crm.errors import ErrorKind, HubSpotError
-from crm.service import FileUpload, UploadProgress
+from crm.service import FileUpload, UploadProgress, WriteInDoubt
 from settings import get_settings
 from storage import uploads
 from storage.analysis import AnalysisError, analyse
@@ -160,7 +160,7 @@ def _run_crm_steps(row: Upload) -> None:
         crm_service().update_contact_with_file_upload(
             upload_id, results, upload=upload, progress=_progress(row), save=save
         )
-    except BreakerOpen as exc:
+    except (BreakerOpen, WriteInDoubt) as exc:
         _wait_and_resend(upload_id, exc.retry_after_s, str(exc))
     except HubSpotError as exc:
         _settle_failure(upload_id, exc)
@@ -199,7 +199,7 @@ def _progress(row: Upload) -> UploadProgress:
         contact_id=row.hubspot_contact_id,
         # Re-checked on every run: a cheap read, and a resumed run may follow new uploads.
         properties_current=False,
-        activity_attempted=row.activity_attempted_at is not None,
+        activity_attempted_at=_epoch(row.activity_attempted_at),
         activity_id=row.hubspot_activity_id,
     )
 
@@ -207,9 +207,7 @@ def _progress(row: Upload) -> UploadProgress:
 def _progress_columns(progress: UploadProgress) -> dict[Any, Any]:
     return {
         Upload.hubspot_contact_id: progress.contact_id,
-        Upload.activity_attempted_at: dt.datetime.now(dt.UTC)
-        if progress.activity_attempted
-        else None,
+        Upload.activity_attempted_at: _moment(progress.activity_attempted_at),
         Upload.hubspot_activity_id: progress.activity_id,
     }
 

@@ -19,8 +19,8 @@ from crm.errors import ErrorKind, HubSpotError
 
 _SCRIPT = (Path(__file__).resolve().parent / "lua" / "ratelimit.lua").read_text(encoding="utf-8")
 
-#: Below this share of the window's budget left, HubSpot's headers slow everyone down.
-LOW_WATER_SHARE = 0.1
+#: Below this share of HubSpot's window left (its own headers), every caller slows down.
+LOW_WATER_SHARE = 0.25
 
 
 class RateLimiter:
@@ -115,8 +115,11 @@ class RateLimiter:
             interval_s = int(record.headers["x-hubspot-ratelimit-interval-milliseconds"]) / 1000
         except (KeyError, ValueError):
             return  # search answers and some errors carry no rate-limit headers
-        if remaining <= maximum * LOW_WATER_SHARE:
-            self.pause(interval_s / max(remaining, 1))
+        low_water = maximum * LOW_WATER_SHARE
+        if remaining < low_water:
+            # HubSpot's count is the truth (ours is lost if Redis restarts empty): the
+            # closer to none left, the longer everyone waits, up to a whole window.
+            self.pause(interval_s * (1 - remaining / low_water))
 
 
 def _seconds_to_midnight(now: float) -> float:

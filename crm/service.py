@@ -27,13 +27,23 @@ class InvalidSubmission(ValueError):
         self.errors = dict(errors)
 
 
+class WriteInDoubt(Exception):
+    """A create was sent and never answered; look for its result after `retry_after_s`."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(
+            f"an unanswered write may still land; looking again in {retry_after_s:.1f} s"
+        )
+        self.retry_after_s = retry_after_s
+
+
 @dataclass
 class SyncProgress:
     contact_id: str | None = None
     deal_id: str | None = None
     association_verified: bool = False
-    #: A note create was sent; its answer may have been lost, so look before sending again.
-    activity_attempted: bool = False
+    #: When a note create was sent (epoch s); its answer may be lost, so look before resending.
+    activity_attempted_at: float | None = None
     activity_id: str | None = None
 
     @property
@@ -50,8 +60,8 @@ class UploadProgress:
     contact_id: str | None = None
     #: The contact's file-upload properties were written and checked against our records.
     properties_current: bool = False
-    #: A note create was sent; its answer may have been lost, so look before sending again.
-    activity_attempted: bool = False
+    #: When a note create was sent (epoch s); its answer may be lost, so look before resending.
+    activity_attempted_at: float | None = None
     activity_id: str | None = None
 
 
@@ -95,6 +105,7 @@ class CRMService:
         owner_id: str | None = None,
         timeline_template_id: str | None = None,
         privacy_policy_version: str = "",
+        write_settle_s: float = 30.0,
     ) -> None:
         self.client = client
         self.map = property_map
@@ -102,6 +113,8 @@ class CRMService:
         #: Private apps cannot write custom timeline events, so notes are the default.
         self.timeline_template_id = timeline_template_id
         self.privacy_policy_version = privacy_policy_version
+        #: Seconds after sending a create with no answer before looking for what it made.
+        self.write_settle_s = write_settle_s
 
     def process_form_submission(
         self, form_data: Mapping[str, Any], form_type: str, submission_id: str | None = None
@@ -220,9 +233,11 @@ class CRMService:
                 },
                 payload.submitted_at_ms,
             ).id
-        if progress.activity_attempted and (found := self._find_note(progress.deal_id, marker)):
-            return found
-        progress.activity_attempted = True
+        if progress.activity_attempted_at is not None:
+            self._wait_for_write_in_doubt(progress.activity_attempted_at)
+            if found := self._find_note(progress.deal_id, marker):
+                return found
+        progress.activity_attempted_at = time.time()
         save(progress)
         rows = "".join(
             f"<li><strong>{html.escape(label)}:</strong> {html.escape(value)}</li>"
@@ -301,11 +316,11 @@ class CRMService:
         """Create the note once: after an unknown outcome, find it on the contact instead."""
         assert progress.contact_id
         marker = f"Sample data upload {upload_id}"
-        if progress.activity_attempted and (
-            found := self._find_note_on("contact", progress.contact_id, marker)
-        ):
-            return found
-        progress.activity_attempted = True
+        if progress.activity_attempted_at is not None:
+            self._wait_for_write_in_doubt(progress.activity_attempted_at)
+            if found := self._find_note_on("contact", progress.contact_id, marker):
+                return found
+        progress.activity_attempted_at = time.time()
         save(progress)
         details = {
             "File": upload.filename,
@@ -337,6 +352,12 @@ class CRMService:
             if marker in (note.properties.get("hs_note_body") or ""):
                 return note.id
         return None
+
+    def _wait_for_write_in_doubt(self, attempted_at: float) -> None:
+        """A create whose answer never came may still land; only look once it had time to."""
+        wait_s = attempted_at + self.write_settle_s - time.time()
+        if wait_s > 0:
+            raise WriteInDoubt(wait_s)
 
     def _find_note(self, deal_id: str, marker: str) -> str | None:
         note_ids = self.client.associated_ids("deal", deal_id, "note")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+import dramatiq
+import pytest
+
 from actors.sync import sync_submission
 from storage.submissions import get_submission
 from web.submit import accept_submission
@@ -147,3 +150,39 @@ def test_a_worker_whose_row_was_taken_over_stops_before_writing_more(
     assert sandbox.notes() == []
     row = asyncio.run(get_submission(submission_id))
     assert row.status == "syncing" and row.attempts == 2
+
+
+def test_an_unanswered_note_is_looked_for_only_after_it_could_have_landed(
+    db, sandbox, monkeypatch
+) -> None:
+    import datetime as dt
+
+    from actors.services import hubspot_client
+    from crm.errors import ErrorKind, HubSpotError
+    from storage.tables import Submission
+
+    client = hubspot_client()
+    send = client.log_activity
+
+    def answer_lost(*args, **kwargs):
+        send(*args, **kwargs)
+        raise HubSpotError(ErrorKind.TRANSIENT, "no answer", operation="log_activity")
+
+    submission_id = _store()
+    monkeypatch.setattr(client, "log_activity", answer_lost)
+    with pytest.raises(dramatiq.Retry):  # no answer: retried after the write could land
+        sync_submission(submission_id)
+    monkeypatch.setattr(client, "log_activity", send)
+
+    sync_submission(submission_id)  # too soon: the note may still be on its way
+    assert len(sandbox.notes()) == 1 and _delayed_messages() == 1
+
+    an_hour_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    Submission.update({Submission.activity_attempted_at: an_hour_ago}).where(
+        Submission.id == submission_id
+    ).run_sync()
+    sync_submission(submission_id)
+
+    [note] = sandbox.notes()
+    row = asyncio.run(get_submission(submission_id))
+    assert (row.status, row.hubspot_activity_id) == ("synced", note["id"])

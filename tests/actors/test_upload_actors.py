@@ -206,7 +206,18 @@ def test_a_note_whose_answer_was_lost_is_found_not_sent_twice(
         record_upload_in_crm(upload_id)
     assert _row(upload_id).crm_status == "pending"
     monkeypatch.setattr(client, "log_activity", send)
+    record_upload_in_crm(upload_id)  # too soon: it waits for the unanswered write
+    assert len(sandbox.notes()) == 1 and _row(upload_id).crm_status == "pending"
 
+    # Time passes: the unanswered write has had its chance to land.
+    import datetime as dt
+
+    from storage.uploads import Upload
+
+    an_hour_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    Upload.update({Upload.activity_attempted_at: an_hour_ago}).where(
+        Upload.id == upload_id
+    ).run_sync()
     record_upload_in_crm(upload_id)
 
     [note] = sandbox.notes()

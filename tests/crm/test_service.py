@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 
 import pytest
@@ -126,7 +127,7 @@ def test_a_rerun_after_every_answer_was_lost_duplicates_nothing(
 
     # The worst case: every write happened, yet nothing was recorded except that a
     # note was being sent.
-    service.sync(payload, SyncProgress(activity_attempted=True))
+    service.sync(payload, SyncProgress(activity_attempted_at=time.time() - 3600))
 
     assert len(sandbox.contacts()) == 1
     assert len(sandbox.deals()) == 1
