@@ -94,7 +94,19 @@ class RateLimiter:
 
     def _keys(self, now: float) -> list[str]:
         day = dt.datetime.fromtimestamp(now, dt.UTC).date().isoformat()
-        return [f"{self._prefix}:window", f"{self._prefix}:daily:{day}", f"{self._prefix}:pause"]
+        return [
+            f"{self._prefix}:window",
+            f"{self._prefix}:daily:{day}",
+            f"{self._prefix}:pause",
+            f"{self._prefix}:known",
+        ]
+
+    def assume_idle(self) -> None:
+        """Declare that no call was made in the last window (a Redis nobody else used).
+
+        Without it, a limiter that finds no record waits one window before the first call.
+        """
+        self._redis.set(f"{self._prefix}:known", "1")
 
     # CallHook
 

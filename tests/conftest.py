@@ -50,10 +50,11 @@ def sandbox_server() -> SandboxServer:
 def sandbox(sandbox_server: SandboxServer):
     """The sandbox's state, reset and set up like `just hubspot-setup` leaves a portal."""
     from actors.broker import redis_client
-    from actors.services import hubspot_client, property_map
+    from actors.services import hubspot_client, property_map, rate_limiter
     from crm.setup import set_up_portal
 
     redis_client().flushall()  # breaker, limiter and queues start empty
+    rate_limiter().assume_idle()
     state = sandbox_server.app.state.sandbox
     state.reset()
     set_up_portal(hubspot_client(), property_map())

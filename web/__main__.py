@@ -27,6 +27,11 @@ def main() -> None:
 
     from actors.portal_setup import main as set_up_portal
 
+    if settings.embedded:
+        from actors.services import rate_limiter
+
+        rate_limiter().assume_idle()  # a fresh in-process Redis: no call was made before
+
     if set_up_portal() != 0:
         raise SystemExit(1)
     from web.app import create_app

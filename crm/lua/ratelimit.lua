@@ -4,6 +4,8 @@
 --   KEYS[1]  <prefix>:window       sorted set of call times (s) in the rolling window
 --   KEYS[2]  <prefix>:daily:<day>  calls made today (UTC day)
 --   KEYS[3]  <prefix>:pause        time (s) before which nobody may call (429, Remaining low)
+--   KEYS[4]  <prefix>:known        exists while this Redis has seen every call of the window;
+--                                  missing after Redis restarted empty: the count is lost
 --
 -- ARGV: now (s), burst limit, window (s), daily limit, seconds until the daily reset, unique id
 --
@@ -16,6 +18,11 @@ local window = tonumber(ARGV[3])
 local daily_limit = tonumber(ARGV[4])
 local to_reset = tonumber(ARGV[5])
 
+if redis.call("EXISTS", KEYS[4]) == 0 then
+  -- Calls made just before a restart are forgotten: assume the window is full, once.
+  redis.call("SET", KEYS[4], "1")
+  redis.call("SET", pause_key, tostring(now + window), "EX", math.ceil(window) + 1)
+end
 local pause_until = tonumber(redis.call("GET", pause_key) or 0)
 if pause_until > now then
   return {0, tostring(pause_until - now)}

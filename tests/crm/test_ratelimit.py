@@ -31,7 +31,19 @@ def clock() -> Clock:
 
 def _limiter(any_redis, clock: Clock, **kwargs) -> RateLimiter:
     options = {"burst_limit": 3, "window_s": 10.0, "clock": clock, "sleep": clock.sleep} | kwargs
-    return RateLimiter(any_redis, **options)
+    limiter = RateLimiter(any_redis, **options)
+    limiter.assume_idle()
+    return limiter
+
+
+def test_a_redis_that_lost_its_count_waits_one_window_first(any_redis, clock: Clock) -> None:
+    # Redis restarted empty: the calls of the last window are forgotten, not absent.
+    limiter = RateLimiter(any_redis, burst_limit=3, window_s=10.0, clock=clock, sleep=clock.sleep)
+
+    limiter.acquire()
+    limiter.acquire()
+
+    assert clock.slept == [pytest.approx(10.0)]
 
 
 def test_calls_beyond_the_burst_wait_for_the_window_to_roll(any_redis, clock: Clock) -> None:
