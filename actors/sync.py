@@ -11,10 +11,10 @@ import logging
 from typing import Any
 
 import dramatiq
-from dramatiq.middleware import CurrentMessage
 
 from actors import broker as _broker  # noqa: F401  (the broker must exist before actors)
 from actors.audit import current_submission
+from actors.retry_policy import RETRYABLE, epoch, last_attempt, moment, retry_options
 from actors.services import call_audit, circuit_breaker, crm_service
 from crm.breaker import BreakerOpen
 from crm.errors import ErrorKind, HubSpotError
@@ -26,24 +26,12 @@ from storage.tables import Submission
 
 log = logging.getLogger(__name__)
 
-#: Errors a retry with backoff can fix; the rest fail the submission at once.
-RETRYABLE = {ErrorKind.TRANSIENT, ErrorKind.AUTHENTICATION}
-
 
 class LeaseLost(Exception):
     """This worker's claim on the row ran out and another worker has it now."""
 
 
-def _retry_options() -> dict[str, Any]:
-    settings = get_settings()
-    return {
-        "max_retries": settings.hubspot_max_retries,
-        "min_backoff": max(settings.hubspot_retry_delay, 1),
-        "max_backoff": settings.hubspot_max_retry_delay,
-    }
-
-
-@dramatiq.actor(queue_name="crm", **_retry_options())
+@dramatiq.actor(queue_name="crm", **retry_options())
 def sync_submission(submission_id: str) -> None:
     if (paused_s := circuit_breaker().remaining_open_s()) > 0:
         # HubSpot is known to be down: come back when the breaker lets probes through,
@@ -101,7 +89,7 @@ def _settle_failure(submission_id: str, exc: HubSpotError) -> None:
         return
     log.warning("sync of %s failed: %s", submission_id, exc.describe())
     error, correlation_id = exc.describe(), exc.correlation_id
-    if exc.kind in RETRYABLE and not _last_attempt():
+    if exc.kind in RETRYABLE and not last_attempt():
         retry_in_s = get_settings().hubspot_max_retry_delay / 1000
         database.run(
             submissions.release(submission_id, "pending", error, correlation_id, retry_in_s)
@@ -115,12 +103,6 @@ def _settle_failure(submission_id: str, exc: HubSpotError) -> None:
     database.run(submissions.release(submission_id, "failed", error, correlation_id))
 
 
-def _last_attempt() -> bool:
-    message = CurrentMessage.get_current_message()
-    retries = message.options.get("retries", 0) if message else 0
-    return retries >= get_settings().hubspot_max_retries
-
-
 def _payload(row: Submission) -> SubmissionPayload:
     return SubmissionPayload(
         submission_id=str(row.id),
@@ -132,20 +114,12 @@ def _payload(row: Submission) -> SubmissionPayload:
     )
 
 
-def _epoch(moment: dt.datetime | None) -> float | None:
-    return moment.timestamp() if moment else None
-
-
-def _moment(epoch_s: float | None) -> dt.datetime | None:
-    return dt.datetime.fromtimestamp(epoch_s, dt.UTC) if epoch_s is not None else None
-
-
 def _progress(row: Submission) -> SyncProgress:
     return SyncProgress(
         contact_id=row.hubspot_contact_id,
         deal_id=row.hubspot_deal_id,
         association_verified=row.association_verified_at is not None,
-        activity_attempted_at=_epoch(row.activity_attempted_at),
+        activity_attempted_at=epoch(row.activity_attempted_at),
         activity_id=row.hubspot_activity_id,
     )
 
@@ -156,6 +130,6 @@ def _progress_columns(progress: SyncProgress) -> dict[Any, Any]:
         Submission.hubspot_contact_id: progress.contact_id,
         Submission.hubspot_deal_id: progress.deal_id,
         Submission.association_verified_at: now if progress.association_verified else None,
-        Submission.activity_attempted_at: _moment(progress.activity_attempted_at),
+        Submission.activity_attempted_at: moment(progress.activity_attempted_at),
         Submission.hubspot_activity_id: progress.activity_id,
     }

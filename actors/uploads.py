@@ -20,8 +20,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from dramatiq.middleware import CurrentMessage, TimeLimitExceeded
 
 from actors import broker as _broker  # noqa: F401  (the broker must exist before actors)
+from actors.retry_policy import RETRYABLE, epoch, last_attempt, moment, retry_options
 from actors.services import call_audit, circuit_breaker, crm_service
-from actors.sync import RETRYABLE, _epoch, _last_attempt, _moment, _retry_options
 from crm.breaker import BreakerOpen
 from crm.errors import ErrorKind, HubSpotError
 from crm.service import FileUpload, UploadProgress, WriteInDoubt
@@ -125,7 +125,7 @@ def enqueue(actor: dramatiq.Actor, upload_id: Any) -> bool:
 # The HubSpot update
 
 
-@dramatiq.actor(queue_name="crm", **_retry_options())
+@dramatiq.actor(queue_name="crm", **retry_options())
 def record_upload_in_crm(upload_id: str) -> None:
     if (paused_s := circuit_breaker().remaining_open_s()) > 0:
         # HubSpot is known to be down: come back when the breaker lets probes through.
@@ -184,7 +184,7 @@ def _settle_failure(upload_id: str, exc: HubSpotError) -> None:
         return
     log.warning("HubSpot update of upload %s failed: %s", upload_id, exc.describe())
     error, correlation_id = exc.describe(), exc.correlation_id
-    if exc.kind in RETRYABLE and not _last_attempt():
+    if exc.kind in RETRYABLE and not last_attempt():
         retry_in_s = get_settings().hubspot_max_retry_delay / 1000
         database.run(uploads.release_crm(upload_id, "pending", error, correlation_id, retry_in_s))
         if exc.status == 0:
@@ -199,7 +199,7 @@ def _progress(row: Upload) -> UploadProgress:
         contact_id=row.hubspot_contact_id,
         # Re-checked on every run: a cheap read, and a resumed run may follow new uploads.
         properties_current=False,
-        activity_attempted_at=_epoch(row.activity_attempted_at),
+        activity_attempted_at=epoch(row.activity_attempted_at),
         activity_id=row.hubspot_activity_id,
     )
 
@@ -207,7 +207,7 @@ def _progress(row: Upload) -> UploadProgress:
 def _progress_columns(progress: UploadProgress) -> dict[Any, Any]:
     return {
         Upload.hubspot_contact_id: progress.contact_id,
-        Upload.activity_attempted_at: _moment(progress.activity_attempted_at),
+        Upload.activity_attempted_at: moment(progress.activity_attempted_at),
         Upload.hubspot_activity_id: progress.activity_id,
     }
 

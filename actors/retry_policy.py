@@ -1,0 +1,39 @@
+"""What every HubSpot-writing actor shares: its retry settings and how a row records time."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from dramatiq.middleware import CurrentMessage
+
+from crm.errors import ErrorKind
+from settings import get_settings
+
+#: Errors a retry with backoff can fix; the rest fail the row at once.
+RETRYABLE = {ErrorKind.TRANSIENT, ErrorKind.AUTHENTICATION}
+
+
+def retry_options() -> dict[str, Any]:
+    """Dramatiq's Retries options from HUBSPOT_MAX_RETRIES and the retry delays (ms)."""
+    settings = get_settings()
+    return {
+        "max_retries": settings.hubspot_max_retries,
+        "min_backoff": max(settings.hubspot_retry_delay, 1),
+        "max_backoff": settings.hubspot_max_retry_delay,
+    }
+
+
+def last_attempt() -> bool:
+    """Whether the message being processed has no retry left."""
+    message = CurrentMessage.get_current_message()
+    retries = message.options.get("retries", 0) if message else 0
+    return retries >= get_settings().hubspot_max_retries
+
+
+def epoch(moment_: dt.datetime | None) -> float | None:
+    return moment_.timestamp() if moment_ else None
+
+
+def moment(epoch_s: float | None) -> dt.datetime | None:
+    return dt.datetime.fromtimestamp(epoch_s, dt.UTC) if epoch_s is not None else None
