@@ -41,6 +41,10 @@ worker *args:
 migrate:
     {{venv}}/piccolo migrations forwards all
 
+# Make an admin account for the dashboard at /admin (asks for the password twice).
+create-admin username email *args:
+    {{venv}}/python -m storage.create_admin {{username}} {{email}} {{args}}
+
 # Create the custom properties the mapping needs in the configured portal (or sandbox).
 hubspot-setup:
     {{venv}}/python -m actors.portal_setup

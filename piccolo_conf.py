@@ -9,4 +9,4 @@ from storage.database import engine_for
 
 DB = engine_for(get_settings().database_url)
 
-APP_REGISTRY = AppRegistry(apps=["storage.piccolo_app"])
+APP_REGISTRY = AppRegistry(apps=["storage.piccolo_app", "piccolo.apps.user.piccolo_app"])

@@ -76,6 +76,19 @@ class Settings(BaseSettings):
         "for X-Forwarded-For; empty: use the socket peer",
     )
 
+    # Admin dashboard.
+    admin_session_ttl: float = Field(
+        8 * 3600.0, gt=0, description="seconds an idle admin session stays signed in"
+    )
+    admin_session_max_age: float = Field(
+        24 * 3600.0, gt=0, description="seconds before an admin must sign in again"
+    )
+    admin_login_rate_limit: int = Field(10, ge=1, description="sign-in attempts per IP per window")
+    admin_login_rate_window: float = Field(900.0, gt=0, description="seconds")
+    metrics_token: str | None = Field(
+        None, description="bearer token /metrics requires; unset: /metrics is open"
+    )
+
     # Visitor-side protection.
     recaptcha_secret: str | None = Field(None, description="reCAPTCHA v3 secret; unset: off")
     recaptcha_site_key: str | None = None

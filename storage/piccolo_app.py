@@ -6,6 +6,7 @@ from pathlib import Path
 
 from piccolo.conf.apps import AppConfig
 
+from storage.admin import AdminAction, AdminSession
 from storage.drafts import Draft
 from storage.tables import Alert, HubSpotCall, Submission
 from storage.uploads import Upload, UploadAnalysis
@@ -13,7 +14,16 @@ from storage.uploads import Upload, UploadAnalysis
 APP_CONFIG = AppConfig(
     app_name="storage",
     migrations_folder_path=str(Path(__file__).resolve().parent / "migrations"),
-    table_classes=[Submission, HubSpotCall, Alert, Draft, Upload, UploadAnalysis],
+    table_classes=[
+        Submission,
+        HubSpotCall,
+        Alert,
+        Draft,
+        Upload,
+        UploadAnalysis,
+        AdminSession,
+        AdminAction,
+    ],
     migration_dependencies=[],
     commands=[],
 )

@@ -20,7 +20,8 @@ from actors.worker import broker
 from settings import get_settings
 from storage.database import close_pool, migrate, start_pool
 from storage.runner import database
-from web import api, forms, health, openapi, uploads
+from web import admin, api, forms, health, openapi, uploads
+from web.admin.auth import AdminGuard
 from web.body_limit import BodyLimitMiddleware
 from web.csrf import CSRFMiddleware
 from web.responses import envelope
@@ -77,6 +78,7 @@ def create_app() -> Starlette:
         *openapi.routes,
         *forms.routes,
         *uploads.routes,
+        *admin.routes,
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     return Starlette(
@@ -88,6 +90,7 @@ def create_app() -> Starlette:
                 secret_key=settings.secret_key,
                 max_body_bytes=settings.max_body_bytes,
             ),
+            Middleware(AdminGuard),
         ],
         exception_handlers={HTTPException: http_error},
         lifespan=lifespan,

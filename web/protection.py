@@ -179,26 +179,34 @@ def clock() -> float:
 
 
 def count_submission(ip: str, *, limit: int, window_s: float) -> int | None:
-    """Count one submission from `ip` in the current fixed window of `window_s` seconds.
+    """Count one submission from `ip`; None while within `limit`, else seconds to wait.
 
-    None while the window holds at most `limit`, else the seconds until it ends. When
-    Redis is down the submission is let through: losing a lead is worse than a flood.
+    When Redis is down the submission is let through: losing a lead is worse than a flood.
+    """
+    key = f"{RATE_LIMIT_PREFIX}:{rate_limit_key(ip)}"
+    return count_in_window(key, limit=limit, window_s=window_s, fail_open=True)
+
+
+def count_in_window(key: str, *, limit: int, window_s: float, fail_open: bool) -> int | None:
+    """Count one hit on `key` in the current fixed window of `window_s` seconds.
+
+    None while the window holds at most `limit`, else the seconds until it ends. With Redis
+    down, `fail_open` says whether to let the hit through (None) or refuse it for a window.
     """
     now = clock()
     window = math.floor(now / window_s)
-    key = f"{RATE_LIMIT_PREFIX}:{rate_limit_key(ip)}:{window}"
+    seconds_left = max(1, math.ceil((window + 1) * window_s - now))
     try:
         pipeline = redis_client().pipeline(transaction=True)
-        pipeline.incr(key)
+        pipeline.incr(f"{key}:{window}")
         # Only to clean up: the window's number in the key is what ends it.
-        pipeline.expire(key, math.ceil(window_s) + 1)
+        pipeline.expire(f"{key}:{window}", math.ceil(window_s) + 1)
         count, _ = pipeline.execute()
     except redis.RedisError:
-        log.exception("submission rate limit unavailable; letting %s through", ip)
-        return None
-    if count <= limit:
-        return None
-    return max(1, math.ceil((window + 1) * window_s - now))
+        verdict = "allowing" if fail_open else "refusing"
+        log.exception("rate limit unavailable; %s %s", verdict, key)
+        return None if fail_open else seconds_left
+    return None if count <= limit else seconds_left
 
 
 def rate_limit_key(ip: str) -> str:
