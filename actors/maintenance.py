@@ -14,6 +14,7 @@ from collections.abc import Callable
 import dramatiq
 from dramatiq.middleware import Middleware
 
+from actors import sync_control
 from actors.alerts import run_alert_checks
 from actors.broker import redis_client
 from actors.sync import sync_submission
@@ -27,7 +28,12 @@ log = logging.getLogger(__name__)
 
 
 def sweep_stale_submissions() -> int:
-    """Queue a sync for every stale row; returns how many were queued."""
+    """Queue a sync for every stale row; returns how many were queued.
+
+    Nothing while syncing is paused: the rows wait for the resume, which queues them all.
+    """
+    if sync_control.is_paused():
+        return 0
     ids = database.run(claim_stale_submissions(get_settings().sweep_grace))
     for submission_id in ids:
         sync_submission.send(str(submission_id))

@@ -13,6 +13,7 @@ from typing import Any
 import dramatiq
 
 from actors import broker as _broker  # noqa: F401  (the broker must exist before actors)
+from actors import sync_control
 from actors.audit import current_submission
 from actors.retry_policy import RETRYABLE, epoch, last_attempt, moment, retry_options
 from actors.services import call_audit, circuit_breaker, crm_service
@@ -33,6 +34,10 @@ class LeaseLost(Exception):
 
 @dramatiq.actor(queue_name="crm", **retry_options())
 def sync_submission(submission_id: str) -> None:
+    if sync_control.is_paused():
+        # The row stays `pending` with no retry used; resuming queues it again.
+        log.info("syncing is paused; submission %s waits for the resume", submission_id)
+        return
     if (paused_s := circuit_breaker().remaining_open_s()) > 0:
         # HubSpot is known to be down: come back when the breaker lets probes through,
         # without claiming the row or using up a retry.
@@ -42,10 +47,12 @@ def sync_submission(submission_id: str) -> None:
     if row is None:
         log.info("submission %s is not pending or is held by another worker", submission_id)
         return
-    current_submission.set(submission_id)
+    # Reset after: a worker thread keeps its context, and its next job's calls are not ours.
+    audited = current_submission.set(submission_id)
     try:
         _run_steps(row)
     finally:
+        current_submission.reset(audited)
         database.run(call_audit().flush())
 
 

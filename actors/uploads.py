@@ -20,6 +20,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from dramatiq.middleware import CurrentMessage, TimeLimitExceeded
 
 from actors import broker as _broker  # noqa: F401  (the broker must exist before actors)
+from actors import sync_control
+from actors.audit import current_submission
 from actors.retry_policy import RETRYABLE, epoch, last_attempt, moment, retry_options
 from actors.services import call_audit, circuit_breaker, crm_service
 from crm.breaker import BreakerOpen
@@ -127,6 +129,10 @@ def enqueue(actor: dramatiq.Actor, upload_id: Any) -> bool:
 
 @dramatiq.actor(queue_name="crm", **retry_options())
 def record_upload_in_crm(upload_id: str) -> None:
+    if sync_control.is_paused():
+        # The update stays `pending`; resuming queues it again. Analyses go on meanwhile.
+        log.info("syncing is paused; the update of upload %s waits for the resume", upload_id)
+        return
     if (paused_s := circuit_breaker().remaining_open_s()) > 0:
         # HubSpot is known to be down: come back when the breaker lets probes through.
         record_upload_in_crm.send_with_options(args=(upload_id,), delay=int(paused_s * 1000))
@@ -135,9 +141,12 @@ def record_upload_in_crm(upload_id: str) -> None:
     if row is None:
         log.info("upload %s has no HubSpot update due, or another worker holds it", upload_id)
         return
+    # The calls are logged under the upload's id, the one record they are made for.
+    audited = current_submission.set(upload_id)
     try:
         _run_crm_steps(row)
     finally:
+        current_submission.reset(audited)
         database.run(call_audit().flush())
 
 
@@ -222,7 +231,8 @@ def upload_housekeeping() -> dict[str, int]:
     analyses = database.run(uploads.stale_analysis_ids(grace_s))
     for upload_id in analyses:
         enqueue(analyse_upload, upload_id)
-    crm_updates = database.run(uploads.stale_crm_ids(grace_s))
+    # While syncing is paused the updates wait for the resume, which queues them.
+    crm_updates = [] if sync_control.is_paused() else database.run(uploads.stale_crm_ids(grace_s))
     for upload_id in crm_updates:
         enqueue(record_upload_in_crm, upload_id)
     abandoned = database.run(uploads.expire_abandoned(grace_s, ABANDONED))

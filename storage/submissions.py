@@ -145,27 +145,71 @@ async def claim_stale_submissions(grace_s: float, limit: int = 500) -> list[uuid
     Each one returned is marked as re-queued now, so the next sweep leaves it alone for
     another `grace_s` instead of queueing it again while the first message waits its turn.
     """
-    cutoff = _now() - dt.timedelta(seconds=grace_s)
+    return await claim_due_submissions(_now() - dt.timedelta(seconds=grace_s), limit)
+
+
+async def claim_due_submissions(cutoff: dt.datetime, limit: int = 500) -> list[uuid.UUID]:
+    """Up to `limit` rows pending since before `cutoff` (or held by a dead worker), marked
+    as re-queued now: called again with the same `cutoff`, it returns the next ones."""
     due = Submission.next_attempt_at.is_null() & (Submission.updated_at < cutoff)
     overdue = Submission.next_attempt_at < cutoff
     stale = ((Submission.status == "pending") & (due | overdue)) | (
         (Submission.status == "syncing") & (Submission.lease_until < _now())
     )
+    return await _requeue(stale, limit)
+
+
+async def retry_failed(submission_id: uuid.UUID | str) -> bool:
+    """Give a failed row back to `pending` for one more sync; False when it is not failed."""
+    rows = (
+        await Submission.update(
+            {
+                Submission.status: "pending",
+                Submission.next_attempt_at: None,
+                Submission.lease_until: None,
+                Submission.updated_at: _now(),
+            }
+        )
+        .where((Submission.id == _uuid(submission_id)) & (Submission.status == "failed"))
+        .returning(Submission.id)
+    )
+    return bool(rows)
+
+
+async def count_failed() -> int:
+    """How many rows a bulk retry would take (the `status` index answers it)."""
+    return await Submission.count().where(Submission.status == "failed")
+
+
+async def reopen_failed(failed_before: dt.datetime, limit: int = 500) -> list[uuid.UUID]:
+    """Up to `limit` rows that failed before `failed_before`, back to `pending` and marked as
+    re-queued now. The cut-off ends a bulk retry: a row that fails again is not taken twice."""
+    failed = (Submission.status == "failed") & (Submission.updated_at < failed_before)
+    return await _requeue(failed, limit)
+
+
+async def _requeue(where: Any, limit: int) -> list[uuid.UUID]:
+    """Mark the oldest `limit` rows matching `where` pending and queued now; their ids."""
     rows = (
         await Submission.select(Submission.id)
-        .where(stale)
+        .where(where)
         .order_by(Submission.created_at)
         .limit(limit)
     )
     ids = [row["id"] for row in rows]
-    if ids:
-        requeued = {
-            Submission.status: "pending",
-            Submission.next_attempt_at: _now(),
-            Submission.lease_until: None,
-        }
-        await Submission.update(requeued).where(Submission.id.is_in(ids) & stale)
-    return ids
+    if not ids:
+        return []
+    requeued = {
+        Submission.status: "pending",
+        Submission.next_attempt_at: _now(),
+        Submission.lease_until: None,
+    }
+    changed = (
+        await Submission.update(requeued)
+        .where(Submission.id.is_in(ids) & where)
+        .returning(Submission.id)
+    )
+    return [row["id"] for row in changed]
 
 
 def _uuid(value: uuid.UUID | str) -> uuid.UUID:

@@ -69,3 +69,50 @@ def test_synced_and_failed_rows_are_not_claimed(any_db: str) -> None:
     assert asyncio.run(submissions.claim_for_sync(failed, 60)) is None
     row = asyncio.run(submissions.get_submission(failed))
     assert (row.last_error, row.last_error_correlation_id) == ("boom", "corr-1")
+
+
+def _failed(minutes_ago: float) -> str:
+    submission_id = _create()
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=minutes_ago)
+    changes = {Submission.status: "failed", Submission.updated_at: past}
+    Submission.update(changes).where(Submission.id == submission_id).run_sync()
+    return submission_id
+
+
+def _status(submission_id: str) -> str:
+    return asyncio.run(submissions.get_submission(submission_id)).status
+
+
+def test_the_retry_lever_reopens_only_a_failed_row(any_db: str) -> None:
+    failed, pending = _failed(5), _create()
+
+    assert asyncio.run(submissions.retry_failed(failed)) is True
+    assert asyncio.run(submissions.retry_failed(pending)) is False
+    assert asyncio.run(submissions.retry_failed(failed)) is False, "it is pending now"
+    row = asyncio.run(submissions.get_submission(failed))
+    assert row.status == "pending" and row.next_attempt_at is None
+
+
+def test_a_bulk_retry_takes_each_row_failed_before_the_lever_once(any_db: str) -> None:
+    old = [_failed(60 - n) for n in range(3)]
+    lever_pulled = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    failed_since = _failed(0)
+
+    batches = [asyncio.run(submissions.reopen_failed(lever_pulled, limit=2)) for _ in range(3)]
+
+    assert [[str(i) for i in batch] for batch in batches] == [old[:2], old[2:], []]
+    assert [_status(i) for i in old] == ["pending"] * 3
+    assert _status(failed_since) == "failed", "failed after the lever: not this retry's"
+    assert asyncio.run(submissions.count_failed()) == 1
+
+
+def test_rows_due_before_a_moment_are_claimed_in_batches_then_no_more(any_db: str) -> None:
+    waiting = [_create() for _ in range(3)]
+    cutoff = dt.datetime.now(dt.UTC)
+    newer = _create()
+
+    batches = [asyncio.run(submissions.claim_due_submissions(cutoff, limit=2)) for _ in range(3)]
+
+    assert sorted(str(i) for batch in batches for i in batch) == sorted(waiting)
+    assert [len(batch) for batch in batches] == [2, 1, 0]
+    assert asyncio.run(submissions.get_submission(newer)).next_attempt_at is None
