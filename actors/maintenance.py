@@ -20,6 +20,7 @@ from actors.broker import redis_client
 from actors.sync import sync_submission
 from actors.uploads import upload_housekeeping
 from settings import get_settings
+from storage.admin import purge_expired_sessions
 from storage.drafts import purge_expired_drafts
 from storage.runner import database
 from storage.submissions import claim_stale_submissions
@@ -47,12 +48,18 @@ def purge_expired_drafts_now() -> int:
     return database.run(purge_expired_drafts())
 
 
+def purge_expired_admin_sessions() -> int:
+    """Sessions past their expiry are refused already; this only keeps the table small."""
+    return database.run(purge_expired_sessions())
+
+
 #: name -> job; each runs at most once per sweep interval across all processes.
 PERIODIC_JOBS: dict[str, Callable[[], object]] = {
     "sweep": sweep_stale_submissions,
     "alerts": run_alert_checks,
     "uploads": upload_housekeeping,
     "drafts": purge_expired_drafts_now,
+    "admin_sessions": purge_expired_admin_sessions,
 }
 
 
