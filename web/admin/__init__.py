@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from starlette.routing import Mount
 
-from web.admin import activity, auth, overview, people, submission_pages, upload_pages
+from web.admin import (
+    activity,
+    auth,
+    levers,
+    overview,
+    people,
+    submission_pages,
+    upload_pages,
+)
 
 routes = [
     Mount(
@@ -14,6 +22,7 @@ routes = [
             *overview.routes,
             *submission_pages.routes,
             *upload_pages.routes,
+            *levers.routes,
             *people.routes,
             *activity.routes,
         ],
