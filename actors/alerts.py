@@ -6,6 +6,7 @@ it is resolved when the figure is back in range. One open alert per metric at a 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import logging
@@ -16,8 +17,9 @@ from dataclasses import dataclass
 
 from actors.broker import redis_client
 from actors.services import circuit_breaker, rate_limiter
+from crm.breaker import BreakerState
 from settings import get_settings
-from storage.metrics import call_stats, submissions_waiting
+from storage.metrics import CallStats, call_stats, submissions_waiting
 from storage.runner import database
 from storage.tables import Alert
 
@@ -25,8 +27,16 @@ log = logging.getLogger(__name__)
 
 #: Seconds a condition must hold before it alerts, where the spec says "for 5 minutes".
 SUSTAIN_S = 300.0
+#: Seconds of HubSpot calls the rates and latency are taken over.
+WINDOW_S = 300.0
 #: Fewer calls than this in the window say nothing about HubSpot's health.
 MIN_CALLS = 20
+#: The spec's thresholds (Monitoring Metrics table).
+SUCCESS_RATE_MIN = 0.95
+RESPONSE_TIME_MAX_MS = 2000.0
+ERROR_RATE_MAX = 0.05
+QUEUE_DEPTH_MAX = 50
+DAILY_USAGE_MAX = 0.8
 
 
 @dataclass(frozen=True)
@@ -36,42 +46,89 @@ class Reading:
     threshold: float
     crossed: bool
     message: str
+    rule: str  # when it alerts, in words: "below 95% over 5 minutes"
+
+
+@dataclass(frozen=True)
+class Measurements:
+    """The figures the thresholds judge, measured at `now` (epoch seconds)."""
+
+    now: float
+    calls: CallStats
+    breaker: BreakerState
+    waiting: int
+    used_today: int
+    daily_limit: int
+
+    @property
+    def breaker_open_s(self) -> float:
+        """Seconds the breaker has been open; 0 when it is not."""
+        return self.now - self.breaker.since if self.breaker.state == "open" else 0.0
+
+    @property
+    def usage(self) -> float:
+        """Share of today's HubSpot quota used."""
+        return self.used_today / self.daily_limit
+
+
+async def measure(now: float | None = None) -> Measurements:
+    """Read every figure once: the alert check judges them, the dashboard also shows them."""
+    now = time.time() if now is None else now
+    calls = await call_stats(WINDOW_S)
+    waiting = await submissions_waiting()
+    breaker, used_today, daily_limit = await asyncio.to_thread(_shared_figures)
+    return Measurements(now, calls, breaker, waiting, used_today, daily_limit)
+
+
+def _shared_figures() -> tuple[BreakerState, int, int]:
+    """The breaker and the day's quota: blocking Redis reads, kept off the event loop."""
+    limiter = rate_limiter()
+    return circuit_breaker().state(), limiter.used_today(), limiter.daily_limit
 
 
 async def readings(now: float | None = None) -> list[Reading]:
     """Every metric of the spec's table with its threshold, measured now."""
-    now = time.time() if now is None else now
-    stats = await call_stats(300)
+    return await asyncio.to_thread(judge, await measure(now))
+
+
+def judge(measured: Measurements) -> list[Reading]:
+    """Each metric against its threshold. Blocking: when the queue went above its
+    threshold is kept in Redis."""
+    stats = measured.calls
     enough = stats.calls >= MIN_CALLS
-    breaker = circuit_breaker().state()
-    open_s = now - breaker.since if breaker.state == "open" else 0.0
-    waiting = await submissions_waiting()
-    limiter = rate_limiter()
-    usage = limiter.used_today() / limiter.daily_limit
     success = stats.success_rate if stats.success_rate is not None else 1.0
     errors = stats.error_rate or 0.0
     average_ms = stats.average_ms or 0.0
+    open_s = measured.breaker_open_s
+    waiting = measured.waiting
+    usage = measured.usage
     return [
         Reading(
             "success_rate",
             success,
-            0.95,
-            enough and success < 0.95,
-            f"HubSpot API success rate is {success:.0%} over 5 minutes (alert below 95%).",
+            SUCCESS_RATE_MIN,
+            enough and success < SUCCESS_RATE_MIN,
+            f"HubSpot API success rate is {success:.0%} over 5 minutes "
+            f"(alert below {SUCCESS_RATE_MIN:.0%}).",
+            f"below {SUCCESS_RATE_MIN:.0%} over 5 minutes",
         ),
         Reading(
             "response_time",
             average_ms,
-            2000,
-            enough and average_ms > 2000,
-            f"HubSpot answers take {average_ms:.0f} ms on average (alert above 2000 ms).",
+            RESPONSE_TIME_MAX_MS,
+            enough and average_ms > RESPONSE_TIME_MAX_MS,
+            f"HubSpot answers take {average_ms:.0f} ms on average "
+            f"(alert above {RESPONSE_TIME_MAX_MS:.0f} ms).",
+            f"average above {RESPONSE_TIME_MAX_MS:.0f} ms over 5 minutes",
         ),
         Reading(
             "error_rate",
             errors,
-            0.05,
-            enough and errors > 0.05,
-            f"{errors:.0%} of HubSpot calls failed over 5 minutes (alert above 5%).",
+            ERROR_RATE_MAX,
+            enough and errors > ERROR_RATE_MAX,
+            f"{errors:.0%} of HubSpot calls failed over 5 minutes "
+            f"(alert above {ERROR_RATE_MAX:.0%}).",
+            f"above {ERROR_RATE_MAX:.0%} over 5 minutes",
         ),
         Reading(
             "circuit_breaker",
@@ -79,20 +136,25 @@ async def readings(now: float | None = None) -> list[Reading]:
             SUSTAIN_S,
             open_s > SUSTAIN_S,
             f"The HubSpot circuit breaker has been open for {open_s / 60:.0f} minutes.",
+            f"open for more than {SUSTAIN_S / 60:.0f} minutes",
         ),
         Reading(
             "queue_depth",
             waiting,
-            50,
-            _sustained("queue_depth", waiting > 50, now),
-            f"{waiting} submissions are waiting to sync (alert above 50 for 5 minutes).",
+            QUEUE_DEPTH_MAX,
+            _sustained("queue_depth", waiting > QUEUE_DEPTH_MAX, measured.now),
+            f"{waiting} submissions are waiting to sync "
+            f"(alert above {QUEUE_DEPTH_MAX} for 5 minutes).",
+            f"above {QUEUE_DEPTH_MAX} for {SUSTAIN_S / 60:.0f} minutes",
         ),
         Reading(
             "daily_usage",
             usage,
-            0.8,
-            usage > 0.8,
-            f"{usage:.0%} of today's HubSpot API quota is used (alert above 80%).",
+            DAILY_USAGE_MAX,
+            usage > DAILY_USAGE_MAX,
+            f"{usage:.0%} of today's HubSpot API quota is used "
+            f"(alert above {DAILY_USAGE_MAX:.0%}).",
+            f"above {DAILY_USAGE_MAX:.0%} of the daily quota",
         ),
     ]
 

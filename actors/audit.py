@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextvars
 import threading
 import uuid
+from typing import Any
 
 from crm.client import CallRecord
 from storage.tables import HubSpotCall
@@ -25,11 +26,15 @@ MAX_BUFFERED = 10_000
 
 
 class CallAudit:
-    """A `CallHook` that buffers one `HubSpotCall` row per call."""
+    """A `CallHook` that buffers one `HubSpotCall` row per call.
+
+    The rows are kept as plain values and made into table rows only when written, so they
+    take the defaults of the engine they are written to.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._rows: list[HubSpotCall] = []
+        self._rows: list[dict[str, Any]] = []
 
     def before_call(self, operation: str) -> None:
         pass
@@ -37,17 +42,17 @@ class CallAudit:
     def after_call(self, record: CallRecord) -> None:
         error = record.error
         submission_id = current_submission.get()
-        row = HubSpotCall(
-            operation=record.operation,
-            status=record.status,
-            outcome=error.kind.value if error else "ok",
-            duration_ms=round(record.duration_ms, 2),
-            object_id=record.object_id,
-            submission_id=uuid.UUID(submission_id) if submission_id else None,
-            correlation_id=(error.correlation_id if error else None)
+        row = {
+            "operation": record.operation,
+            "status": record.status,
+            "outcome": error.kind.value if error else "ok",
+            "duration_ms": round(record.duration_ms, 2),
+            "object_id": record.object_id,
+            "submission_id": uuid.UUID(submission_id) if submission_id else None,
+            "correlation_id": (error.correlation_id if error else None)
             or record.headers.get("x-hubspot-correlation-id"),
-            error=error.describe() if error else None,
-        )
+            "error": error.describe() if error else None,
+        }
         with self._lock:
             self._rows.append(row)
             del self._rows[:-MAX_BUFFERED]
@@ -57,5 +62,5 @@ class CallAudit:
         with self._lock:
             rows, self._rows = self._rows, []
         if rows:
-            await HubSpotCall.insert(*rows)
+            await HubSpotCall.insert(*(HubSpotCall(**row) for row in rows))
         return len(rows)

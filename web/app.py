@@ -20,7 +20,7 @@ from actors.worker import broker
 from settings import get_settings
 from storage.database import close_pool, migrate, start_pool
 from storage.runner import database
-from web import admin, api, forms, health, openapi, uploads
+from web import admin, api, forms, health, metrics, openapi, uploads
 from web.admin.auth import AdminGuard
 from web.body_limit import BodyLimitMiddleware
 from web.csrf import CSRFMiddleware
@@ -74,6 +74,7 @@ def create_app() -> Starlette:
     settings = get_settings()
     routes = [
         *health.routes,
+        *metrics.routes,
         *api.routes,
         *openapi.routes,
         *forms.routes,
