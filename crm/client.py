@@ -138,6 +138,13 @@ class HubSpotClient:
         )
         return _object(data)
 
+    def archive_deal(self, deal_id: str) -> None:
+        """Move the deal to HubSpot's recycle bin (restorable there for 90 days, then gone).
+
+        HubSpot answers 204 for a deal it no longer holds too, so a repeat is harmless.
+        """
+        self._call("archive_deal", self._deals.archive_with_http_info, str(deal_id))
+
     def upsert_deal(
         self, id_property: str, id_value: str, properties: Mapping[str, str]
     ) -> HubSpotObject:
@@ -243,6 +250,14 @@ class HubSpotClient:
         }
         data = self._call("create_timeline_event", self._timeline.create_with_http_info, body)
         return HubSpotObject(id=str(data["id"]), properties=dict(data.get("tokens") or {}))
+
+    def archive_note(self, note_id: str) -> None:
+        """Move the note to HubSpot's recycle bin, like `archive_deal` (204 if already gone).
+
+        Custom timeline events (`create_timeline_event`) have no such endpoint: the API
+        cannot delete them.
+        """
+        self._call("archive_note", self._notes.archive_with_http_info, str(note_id))
 
     def read_notes(self, note_ids: Sequence[str]) -> list[HubSpotObject]:
         notes: list[HubSpotObject] = []

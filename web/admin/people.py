@@ -3,8 +3,9 @@
 Every step that names the person is a POST: the e-mail travels in the form body, never in a
 URL that access logs and browser history would keep, and an export, which takes personal
 data out of the system, is CSRF-checked and recorded like the erasure. The erasure's page
-follows the HubSpot deletion until HubSpot answers; it is keyed by the e-mail's SHA-256, as
-the audit trail is.
+follows the HubSpot side (the notes and deals made for the person archived, then the contact
+GDPR-deleted) until HubSpot answers; it is keyed by the e-mail's SHA-256, as the audit trail
+is.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The People pages: an admin finds a person, exports what is held about them, and erases
-them here and in HubSpot; another person is left as they were, and the audit trail proves
-the erasure without keeping the e-mail."""
+them here and in HubSpot (contact, deals and notes); another person is left as they were,
+and the audit trail proves the erasure without keeping the e-mail."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from storage import people
 from storage.admin import AdminAction
 from storage.objects import object_store
 from storage.tables import Submission
+from storage.uploads import Upload
 from tests.web.admin.signing import csrf_of
 from tests.web.form_pages import Page
 
@@ -95,6 +96,24 @@ def _contacts(sandbox) -> set[str]:
     return {contact["properties"]["email"] for contact in sandbox.contacts()}
 
 
+def _made_in_hubspot(email: str) -> dict[str, set[str]]:
+    """The deals (by their `submission_id`) and notes (forms' and uploads') of `email`."""
+    forms = Submission.select().where(Submission.email == email).run_sync()
+    uploads = Upload.select().where(Upload.email == email).run_sync()
+    return {
+        "deals": {str(row["id"]) for row in forms},
+        "notes": {row["hubspot_activity_id"] for row in [*forms, *uploads]},
+    }
+
+
+def _live_in_hubspot(sandbox) -> dict[str, set[str]]:
+    """The deals (by their `submission_id`) and notes the sandbox holds, not archived."""
+    return {
+        "deals": {d["properties"]["submission_id"] for d in sandbox.deals() if not d["archived"]},
+        "notes": {n["id"] for n in sandbox.notes() if not n["archived"]},
+    }
+
+
 def _trail() -> list[dict[str, Any]]:
     return AdminAction.select().order_by(AdminAction.id).output(load_json=True).run_sync()
 
@@ -138,9 +157,12 @@ def test_the_export_is_never_a_get(admin) -> None:
     assert admin.get("/admin/people/export").status_code == 405
 
 
-def test_erasing_deletes_everything_here_and_the_contact_in_hubspot(
+def test_erasing_deletes_everything_here_and_the_contact_deals_and_notes_in_hubspot(
     admin, two_people, sandbox
 ) -> None:
+    olgas = _made_in_hubspot(OLGA)
+    assert len(olgas["notes"]) == 2 and len(_made_in_hubspot(ERIN)["notes"]) == 2
+
     answer = _erase(admin, ERIN, confirm=" ERIN.DOE@example.com")
 
     assert answer.status_code == 303
@@ -152,6 +174,7 @@ def test_erasing_deletes_everything_here_and_the_contact_in_hubspot(
     assert object_store().size(two_people[ERIN]) is None
     _wait("HubSpot's answer", _hubspot_outcome)
     assert _contacts(sandbox) == {OLGA}
+    assert _live_in_hubspot(sandbox) == olgas, "only Olga's deal and notes are left"
     # Olga is untouched, here and in HubSpot.
     olga = Page(_post(admin, "/admin/people", email=OLGA).text).text("person-counts")
     assert "Submissions 1" in olga and "Uploads 1" in olga
@@ -162,6 +185,7 @@ def test_erasing_deletes_everything_here_and_the_contact_in_hubspot(
     assert erasure["detail"]["deleted"]["submissions"] == 1
     assert erasure["detail"]["files_deleted"] == 1
     assert outcome["detail"]["hubspot"] == "deleted"
+    assert outcome["detail"]["notes_archived"] == 2 and outcome["detail"]["deals_archived"] == 1
     assert ERIN not in json.dumps(_trail(), default=str)
     page = admin.get(status_page)
     assert "HubSpot confirmed the GDPR delete" in page.text
@@ -197,13 +221,14 @@ def test_a_person_whose_sync_is_running_is_not_erased(admin, two_people, sandbox
 def test_a_hubspot_deletion_that_failed_is_shown_and_can_be_asked_again(
     admin, two_people, sandbox, faults
 ) -> None:
+    olgas, everything = _made_in_hubspot(OLGA), _live_in_hubspot(sandbox)
     faults.configure(error_rate=1, error_statuses=[503])
     status_page = _erase(admin, ERIN).headers["location"]
     _wait("the HubSpot deletion to give up", _hubspot_outcome)
 
     failed = admin.get(status_page)
     assert "HubSpot did not delete the contact" in failed.text
-    assert _contacts(sandbox) == {ERIN, OLGA}
+    assert _contacts(sandbox) == {ERIN, OLGA} and _live_in_hubspot(sandbox) == everything
 
     faults.clear()
     token = Page(failed.text).find("input", name="csrf_token")[-1]["value"]
@@ -216,6 +241,8 @@ def test_a_hubspot_deletion_that_failed_is_shown_and_can_be_asked_again(
     assert again.status_code == 303
     _wait("HubSpot to delete the contact", lambda: _contacts(sandbox) == {OLGA})
     _wait("the outcome", lambda: _hubspot_outcome()["detail"]["hubspot"] == "deleted")
+    # Erin's rows went with the first erasure; its record still named her deal and notes.
+    assert _live_in_hubspot(sandbox) == olgas
     assert "HubSpot confirmed the GDPR delete" in admin.get(status_page).text
 
 
