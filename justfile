@@ -66,3 +66,8 @@ lint:
 # Peak memory and MB/s of the upload analysis on a generated 200 MB CSV (target < 150 MB).
 bench-analysis mb="200":
     {{venv}}/python -m bench.analysis_memory --mb {{mb}}
+
+# Needs PostgreSQL and Redis on 127.0.0.1; loads a scratch database, dropped afterwards.
+# Median and p95 of each admin page on 100,000 submissions and 1,000,000 audit rows (target < 200 ms).
+bench-admin submissions="100000" calls="1000000":
+    {{venv}}/python -m bench.admin_pages --submissions {{submissions}} --calls {{calls}}

@@ -26,7 +26,9 @@ class Submission(Table, tablename="submissions"):
     last_error_correlation_id = Varchar(length=64, null=True, default=None)
     hubspot_contact_id = Varchar(length=32, null=True, default=None)
     hubspot_deal_id = Varchar(length=32, null=True, default=None)
-    hubspot_activity_id = Varchar(length=32, null=True, default=None)
+    hubspot_activity_id = Varchar(
+        length=64, null=True, default=None, help_text="a note id, or our timeline event id"
+    )
     association_verified_at = Timestamptz(null=True, default=None)
     activity_attempted_at = Timestamptz(null=True, default=None)
     lease_until = Timestamptz(null=True, default=None, help_text="a worker holds the sync")
@@ -47,7 +49,8 @@ class HubSpotCall(Table, tablename="hubspot_calls"):
     status = Integer(help_text="HTTP status; 0 when no answer came")
     outcome = Varchar(length=16, help_text="ok, or the error kind")
     duration_ms = Real()
-    object_id = Varchar(length=32, null=True, default=None)
+    # Indexed: finding what is held about a person (storage/people.py) matches these ids.
+    object_id = Varchar(length=64, null=True, default=None, index=True)
     submission_id = UUID(null=True, default=None, index=True)
     correlation_id = Varchar(length=64, null=True, default=None)
     error = Text(null=True, default=None)

@@ -56,7 +56,9 @@ class Upload(Table, tablename="uploads"):
     crm_error = Text(null=True, default=None)
     crm_error_correlation_id = Varchar(length=64, null=True, default=None)
     hubspot_contact_id = Varchar(length=32, null=True, default=None)
-    hubspot_activity_id = Varchar(length=32, null=True, default=None)
+    hubspot_activity_id = Varchar(
+        length=64, null=True, default=None, help_text="a note id, or our timeline event id"
+    )
     activity_attempted_at = Timestamptz(null=True, default=None)
 
 

@@ -121,3 +121,24 @@ def test_rows_due_before_a_moment_are_claimed_in_batches_then_no_more(any_db: st
     assert sorted(str(i) for batch in batches for i in batch) == sorted(waiting)
     assert [len(batch) for batch in batches] == [2, 1, 0]
     assert asyncio.run(submissions.get_submission(newer)).next_attempt_at is None
+
+
+def test_a_timeline_event_id_fits_the_row_and_the_call_log(any_db: str) -> None:
+    """With HUBSPOT_APP_ID set the activity is our own event id, `submission-<uuid>`."""
+    from storage.tables import HubSpotCall
+
+    submission_id = _create()
+    event_id = f"submission-{submission_id}"
+    claimed = asyncio.run(submissions.claim_for_sync(submission_id, 60))
+    changes = {Submission.hubspot_activity_id: event_id}
+
+    assert asyncio.run(submissions.record_progress(submission_id, changes, claimed.attempts, 60))
+    HubSpotCall(
+        operation="create_timeline_event",
+        status=200,
+        outcome="ok",
+        duration_ms=1.0,
+        object_id=event_id,
+    ).save().run_sync()
+    assert asyncio.run(submissions.get_submission(submission_id)).hubspot_activity_id == event_id
+    assert HubSpotCall.select(HubSpotCall.object_id).first().run_sync()["object_id"] == event_id
