@@ -33,9 +33,10 @@ web:
     {{venv}}/uvicorn web.main:app --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}" \
         --forwarded-allow-ips "${TRUSTED_PROXIES:-}"
 
-# Dramatiq worker processes consuming the Redis queue.
+# Dramatiq worker processes consuming the Redis queue. Dramatiq's own Prometheus exporter
+# listens on dramatiq_prom_host:dramatiq_prom_port, loopback unless told otherwise.
 worker *args:
-    {{venv}}/dramatiq actors.worker {{args}}
+    dramatiq_prom_host="${dramatiq_prom_host:-127.0.0.1}" {{venv}}/dramatiq actors.worker {{args}}
 
 # Bring the database schema up to date.
 migrate:

@@ -8,6 +8,8 @@ and the actor writes them in one insert when its sync ends (success or not).
 from __future__ import annotations
 
 import contextvars
+import datetime as dt
+import re
 import threading
 import uuid
 from typing import Any
@@ -20,6 +22,10 @@ current_submission: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "current_submission", default=None
 )
 
+
+#: What an e-mail address looks like inside HubSpot's error messages.
+EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
+EMAIL_MASK = "[e-mail]"
 
 #: Rows kept when nobody flushes (a process that calls HubSpot outside an actor).
 MAX_BUFFERED = 10_000
@@ -43,6 +49,7 @@ class CallAudit:
         error = record.error
         submission_id = current_submission.get()
         row = {
+            "at": dt.datetime.now(dt.UTC),  # the call's time, not the write's
             "operation": record.operation,
             "status": record.status,
             "outcome": error.kind.value if error else "ok",
@@ -51,7 +58,7 @@ class CallAudit:
             "submission_id": uuid.UUID(submission_id) if submission_id else None,
             "correlation_id": (error.correlation_id if error else None)
             or record.headers.get("x-hubspot-correlation-id"),
-            "error": error.describe() if error else None,
+            "error": mask_emails(error.describe()) if error else None,
         }
         with self._lock:
             self._rows.append(row)
@@ -64,3 +71,9 @@ class CallAudit:
         if rows:
             await HubSpotCall.insert(*(HubSpotCall(**row) for row in rows))
         return len(rows)
+
+
+def mask_emails(text: str) -> str:
+    """HubSpot's messages may quote the address they refused. The log keeps no personal
+    data of its own, so erasing a person's rows (by their ids) leaves none behind."""
+    return EMAIL.sub(EMAIL_MASK, text)

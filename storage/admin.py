@@ -134,6 +134,12 @@ async def session_admin(token: str, idle_s: float) -> Admin | None:
             (AdminSession.token_hash == _digest(token))
             & (AdminSession.expires_at > now)
             & (AdminSession.ends_at > now)
+            # An account switched off, or no longer an admin, is out at its next request.
+            & AdminSession.user_id.is_in(
+                BaseUser.select(BaseUser.id).where(
+                    BaseUser.active.eq(True) & BaseUser.admin.eq(True)
+                )
+            )
         )
         .returning(AdminSession.user_id, AdminSession.username)
     )

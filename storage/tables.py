@@ -49,8 +49,7 @@ class HubSpotCall(Table, tablename="hubspot_calls"):
     status = Integer(help_text="HTTP status; 0 when no answer came")
     outcome = Varchar(length=16, help_text="ok, or the error kind")
     duration_ms = Real()
-    # Indexed: finding what is held about a person (storage/people.py) matches these ids.
-    object_id = Varchar(length=64, null=True, default=None, index=True)
+    object_id = Varchar(length=64, null=True, default=None)
     submission_id = UUID(null=True, default=None, index=True)
     correlation_id = Varchar(length=64, null=True, default=None)
     error = Text(null=True, default=None)

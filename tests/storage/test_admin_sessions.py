@@ -6,12 +6,26 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+from piccolo.apps.user.tables import BaseUser
+
 from storage import admin
 from storage.admin import AdminSession, end_session, purge_expired_sessions, session_admin
 
 
 def start(idle_s: float = 60, max_age_s: float = 3600) -> str:
-    return asyncio.run(admin.start_session(7, "ops", idle_s, max_age_s))
+    user = BaseUser.select(BaseUser.id).where(BaseUser.username == "ops").first().run_sync()
+    if user is None:
+        # A stored hash as it is kept: no password need be hashed to test sessions.
+        account = BaseUser(
+            username="ops",
+            email="ops@example.com",
+            password="pbkdf2_sha256$1$salt$00",
+            active=True,
+            admin=True,
+        )
+        account.save().run_sync()
+        user = {"id": account.id}
+    return asyncio.run(admin.start_session(user["id"], "ops", idle_s, max_age_s))
 
 
 def shift(seconds: float, monkeypatch) -> None:
@@ -23,7 +37,8 @@ def test_a_session_names_its_admin_and_use_pushes_its_idle_expiry_back(any_db, m
     token = start(idle_s=60)
 
     shift(50, monkeypatch)
-    assert asyncio.run(session_admin(token, 60)) == admin.Admin(7, "ops")
+    [user] = BaseUser.select(BaseUser.id).run_sync()
+    assert asyncio.run(session_admin(token, 60)) == admin.Admin(user["id"], "ops")
     shift(100, monkeypatch)  # 50 s after the last use: still inside the idle minute
     assert asyncio.run(session_admin(token, 60)) is not None
     shift(200, monkeypatch)

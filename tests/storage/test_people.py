@@ -66,8 +66,13 @@ def _hold(email: str, contact_id: str, **submission_changes: Any) -> dict[str, A
     )
     HubSpotCall.insert(
         _call(object_id=contact_id, submission_id=submission_id),
-        _call(operation="log_activity", object_id=activity_id),
-        _call(status=400, outcome="permanent", error=f"Email {email.title()} is invalid"),
+        _call(operation="log_activity", object_id=activity_id, submission_id=upload_id),
+        _call(
+            status=400,
+            outcome="permanent",
+            error="Email [e-mail] is invalid",
+            submission_id=submission_id,
+        ),
     ).run_sync()
     return {"submission": submission_id, "upload": upload_id, "draft": draft_id}
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection, Request
@@ -74,10 +74,15 @@ class AdminGuard:
 
 
 def _sign_in_first(connection: HTTPConnection) -> Response:
-    """A page load goes to the sign-in form; htmx and other requests are told 401."""
-    target = f"{LOGIN_PATH}?next={quote(connection.url.path)}"
+    """A page load goes to the sign-in form; htmx and other requests are told 401.
+
+    An htmx request (a poll, say) comes back to the page it was made from, not to the
+    fragment it asked for."""
     if connection.headers.get("hx-request") == "true":
+        page = urlsplit(connection.headers.get("hx-current-url", "")).path
+        target = f"{LOGIN_PATH}?next={quote(safe_next(page))}"
         return Response(status_code=401, headers={"HX-Redirect": target})
+    target = f"{LOGIN_PATH}?next={quote(connection.url.path)}"
     if connection.scope["method"] in ("GET", "HEAD"):
         return RedirectResponse(target, status_code=303)
     return PlainTextResponse("Sign in first.", status_code=401)

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 #: What each lever's notice says; the URL names only the key, so no text is ever echoed.
 NOTICES = {
-    "retried": "The submission is pending again and queued for another sync.",
+    "retried": "The submission is pending again; it syncs next (after the resume, if paused).",
     "not_failed": "That submission has not failed, so there was nothing to retry.",
     "retrying_all": "Every failed submission is being set back to pending and queued.",
     "paused": "Syncing is paused. Forms are still accepted and stored as pending.",

@@ -102,11 +102,14 @@ def test_sign_in_never_sends_the_admin_off_the_dashboard(client, admin_account, 
     assert sign_in(client, next=target).headers["location"] == "/admin/"
 
 
-def test_htmx_requests_of_an_expired_session_are_sent_to_sign_in(client, admin_account):
-    response = client.get("/admin/", headers={"HX-Request": "true"})
+def test_a_poll_of_an_expired_session_sends_the_page_to_sign_in_and_back(client, admin_account):
+    page = "http://127.0.0.1:8000/admin/submissions?status=failed"
+    headers = {"HX-Request": "true", "HX-Current-URL": page}
+
+    response = client.get("/admin/live", headers=headers)
 
     assert response.status_code == 401
-    assert response.headers["hx-redirect"] == "/admin/login?next=/admin/"
+    assert response.headers["hx-redirect"] == "/admin/login?next=/admin/submissions"
 
 
 def test_admin_pages_are_never_cached_or_framed(admin):
@@ -131,3 +134,12 @@ def test_passwords_are_checked_against_piccolos_pbkdf2_hash(db):
 def test_creating_an_admin_refuses_a_short_password(db):
     with pytest.raises(ValueError, match="at least 12"):
         asyncio.run(create_admin("root", "root@example.com", "short"))
+
+
+def test_switching_an_account_off_ends_its_open_sessions(admin):
+    from piccolo.apps.user.tables import BaseUser
+
+    assert admin.get("/admin/", follow_redirects=False).status_code == 200
+    BaseUser.update({BaseUser.active: False}).where(BaseUser.username == "ops").run_sync()
+
+    assert admin.get("/admin/", follow_redirects=False).status_code == 303
