@@ -125,24 +125,28 @@ async def start_session(user_id: int, username: str, idle_s: float, max_age_s: f
     return token
 
 
-async def session_admin(token: str, idle_s: float) -> Admin | None:
-    """The admin a session token belongs to, pushing its idle expiry back; None if expired."""
+async def session_admin(token: str, idle_s: float, *, in_use: bool = True) -> Admin | None:
+    """The admin a live session token belongs to; None if it ended or its account is off.
+
+    `in_use` (an admin did something) pushes the idle expiry back; a page polling by
+    itself does not, so a tab left open still signs out after `idle_s`.
+    """
     now = _now()
-    rows = (
-        await AdminSession.update({AdminSession.expires_at: now + dt.timedelta(seconds=idle_s)})
-        .where(
-            (AdminSession.token_hash == _digest(token))
-            & (AdminSession.expires_at > now)
-            & (AdminSession.ends_at > now)
-            # An account switched off, or no longer an admin, is out at its next request.
-            & AdminSession.user_id.is_in(
-                BaseUser.select(BaseUser.id).where(
-                    BaseUser.active.eq(True) & BaseUser.admin.eq(True)
-                )
-            )
+    live = (
+        (AdminSession.token_hash == _digest(token))
+        & (AdminSession.expires_at > now)
+        & (AdminSession.ends_at > now)
+        # An account switched off, or no longer an admin, is out at its next request.
+        & AdminSession.user_id.is_in(
+            BaseUser.select(BaseUser.id).where(BaseUser.active.eq(True) & BaseUser.admin.eq(True))
         )
-        .returning(AdminSession.user_id, AdminSession.username)
     )
+    columns = (AdminSession.user_id, AdminSession.username)
+    if in_use:
+        idle_end = {AdminSession.expires_at: now + dt.timedelta(seconds=idle_s)}
+        rows = await AdminSession.update(idle_end).where(live).returning(*columns)
+    else:
+        rows = await AdminSession.select(*columns).where(live)
     return Admin(rows[0]["user_id"], rows[0]["username"]) if rows else None
 
 

@@ -70,3 +70,12 @@ def test_the_purge_drops_only_ended_sessions(any_db, monkeypatch):
     assert asyncio.run(purge_expired_sessions()) == 1
     assert AdminSession.count().run_sync() == 1
     assert asyncio.run(session_admin(live, 600)) is not None
+
+
+def test_a_page_polling_by_itself_does_not_keep_the_session_alive(any_db, monkeypatch):
+    token = start(idle_s=60)
+
+    shift(50, monkeypatch)
+    assert asyncio.run(session_admin(token, 60, in_use=False)) is not None
+    shift(70, monkeypatch)  # 70 s since the admin last did anything
+    assert asyncio.run(session_admin(token, 60, in_use=False)) is None

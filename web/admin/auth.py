@@ -29,6 +29,8 @@ PREFIX = "/admin"
 LOGIN_PATH = f"{PREFIX}/login"
 COOKIE_NAME = "admin_session"
 SCOPE_KEY = "admin"
+#: Sent by elements that refresh themselves (`hx-headers`), so polling is not activity.
+POLL_HEADER = "x-admin-poll"
 LOGIN_RATE_PREFIX = "leadsync:admin-login"
 #: Admin pages hold personal data: never cached, never framed, no referrer leaves them.
 SECURITY_HEADERS = {
@@ -65,7 +67,8 @@ class AdminGuard:
         if scope["path"] != LOGIN_PATH:
             token = connection.cookies.get(COOKIE_NAME)
             ttl = get_settings().admin_session_ttl
-            admin = await accounts.session_admin(token, ttl) if token else None
+            in_use = connection.headers.get(POLL_HEADER) != "true"
+            admin = await accounts.session_admin(token, ttl, in_use=in_use) if token else None
             if admin is None:
                 await _sign_in_first(connection)(scope, receive, send_secure)
                 return

@@ -143,3 +143,20 @@ def test_switching_an_account_off_ends_its_open_sessions(admin):
     BaseUser.update({BaseUser.active: False}).where(BaseUser.username == "ops").run_sync()
 
     assert admin.get("/admin/", follow_redirects=False).status_code == 303
+
+
+def test_only_what_the_admin_does_keeps_the_session_alive_not_polling(admin, monkeypatch):
+    import datetime as dt
+
+    from settings import get_settings
+    from storage import admin as accounts
+
+    monkeypatch.setattr(get_settings(), "admin_session_ttl", 60.0)
+    admin.get("/admin/")  # a page load: idle for up to 60 s from now
+    start = dt.datetime.now(dt.UTC)
+    poll = {"HX-Request": "true", "X-Admin-Poll": "true"}
+
+    monkeypatch.setattr(accounts, "_now", lambda: start + dt.timedelta(seconds=50))
+    assert admin.get("/admin/live", headers=poll).status_code == 200
+    monkeypatch.setattr(accounts, "_now", lambda: start + dt.timedelta(seconds=70))
+    assert admin.get("/admin/live", headers=poll).status_code == 401

@@ -211,3 +211,12 @@ def test_without_redis_the_page_still_shows_what_the_database_holds(
     assert response.status_code == 200
     assert "Redis does not answer" in response.text
     assert Page(response.text).text("submissions-synced") == "synced 1"
+
+
+def test_the_overview_polls_as_a_poll_so_an_idle_tab_still_signs_out(admin):
+    from tests.web.form_pages import Page
+
+    live = Page(admin.get("/admin/").text).one("div", id="overview-live")
+
+    assert live["hx-headers"] == '{"X-Admin-Poll": "true"}'
+    assert admin.get("/admin/live", headers={"X-Admin-Poll": "true"}).status_code == 200
