@@ -177,7 +177,7 @@ async def erase(email: str) -> AsyncIterator[Erased]:
         drafts = [row["id"] for row in await _all_drafts() if _typed_by(row, email)]
         deleted_drafts = await _delete(Draft, Draft.id, drafts)
         record_ids = _record_ids(submissions, uploads)
-        deleted_calls = await _delete(HubSpotCall, HubSpotCall.submission_id, record_ids)
+        deleted_calls = await _unlink_calls(record_ids)
         yield Erased(
             counts={
                 "submissions": len(submissions),
@@ -243,6 +243,21 @@ def _record_ids(submissions: list[dict[str, Any]], uploads: list[dict[str, Any]]
     (an upload's calls are logged under its id). The log never quotes an e-mail
     (`actors/audit.py` masks them), so these find all of the person's rows, nobody else's."""
     return [row["id"] for row in [*submissions, *uploads]]
+
+
+async def _unlink_calls(record_ids: list[Any]) -> int:
+    """The person's call-log rows lose what tied them to the person (the record and object
+    ids, HubSpot's message) but stay counted: the dashboard's history and the `/metrics`
+    counters must not run backwards when someone is erased."""
+    if not record_ids:
+        return 0
+    anonymous = {HubSpotCall.submission_id: None, HubSpotCall.object_id: None}
+    rows = (
+        await HubSpotCall.update({**anonymous, HubSpotCall.error: None})
+        .where(HubSpotCall.submission_id.is_in(record_ids))
+        .returning(HubSpotCall.id)
+    )
+    return len(rows)
 
 
 async def _delete(table: type[Table], key: Column, ids: list[Any]) -> int:
