@@ -16,12 +16,11 @@ from actors.broker import broker
 from actors.requeue import queue_waiting_work, retry_failed_submissions
 from actors.sync import sync_submission
 from actors.uploads import analyse_upload, record_upload_in_crm, upload_housekeeping
-from settings import get_settings
 from storage import uploads
-from storage.objects import object_key
 from storage.submissions import get_submission
 from storage.tables import HubSpotCall, Submission
 from storage.uploads import Upload
+from tests.storage.stored_uploads import stored_upload
 from web.submit import accept_submission
 
 FORM = {
@@ -172,27 +171,9 @@ def test_a_bulk_retry_while_paused_reopens_rows_for_the_resume(paused) -> None:
 
 def _analysed(email: str = "ann@example.com") -> str:
     """An upload whose file is stored, analysed by the actor."""
-    data = b"id,name\n1,Ann\n2,Bob\n"
-    upload_id = uuid.uuid4()
-    key = object_key(upload_id.hex)
-    path = get_settings().upload_path / key
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    asyncio.run(
-        uploads.create_upload(
-            upload_id=upload_id,
-            email=email,
-            filename="sample.csv",
-            content_type="text/csv",
-            declared_size=len(data),
-            object_key=key,
-            expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10),
-            results_url=f"http://127.0.0.1:8000/uploads/{upload_id}?token=t",
-        )
-    )
-    asyncio.run(uploads.mark_uploaded(upload_id, len(data)))
-    analyse_upload(str(upload_id))
-    return str(upload_id)
+    upload_id = stored_upload(b"id,name\n1,Ann\n2,Bob\n", email=email)
+    analyse_upload(upload_id)
+    return upload_id
 
 
 def test_while_paused_uploads_are_analysed_but_hubspot_waits(paused, sandbox) -> None:

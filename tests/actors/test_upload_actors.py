@@ -21,32 +21,10 @@ from settings import get_settings
 from storage import uploads
 from storage.objects import object_key, object_store
 from storage.uploads import Upload
+from tests.storage.stored_uploads import stored_upload
 
 EMAIL = "ann@example.com"
 CSV = b"id,name,amount\n1,Ann,3.5\n2,Bob,\n"
-
-
-def _stored(data: bytes, filename: str = "sample.csv", email: str = EMAIL) -> str:
-    """An upload whose file is in the local store and recorded as uploaded."""
-    upload_id = uuid.uuid4()
-    key = object_key(upload_id.hex)
-    path = get_settings().upload_path / key
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    asyncio.run(
-        uploads.create_upload(
-            upload_id=upload_id,
-            email=email,
-            filename=filename,
-            content_type="text/csv",
-            declared_size=len(data),
-            object_key=key,
-            expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10),
-            results_url=f"http://127.0.0.1:8000/uploads/{upload_id}?token=t",
-        )
-    )
-    asyncio.run(uploads.mark_uploaded(upload_id, len(data)))
-    return str(upload_id)
 
 
 def _row(upload_id: str) -> Upload:
@@ -62,7 +40,7 @@ def _queued(queue: str) -> list[str]:
 
 
 def test_an_analysed_upload_is_completed_and_queued_for_hubspot(db, sandbox) -> None:
-    upload_id = _stored(CSV)
+    upload_id = stored_upload(CSV)
 
     analyse_upload(upload_id)
 
@@ -75,7 +53,7 @@ def test_an_analysed_upload_is_completed_and_queued_for_hubspot(db, sandbox) -> 
 
 
 def test_a_file_that_is_not_what_it_claims_ends_failed_with_the_reason(db, sandbox) -> None:
-    upload_id = _stored(b'{"a": 1}', filename="sample.csv")
+    upload_id = stored_upload(b'{"a": 1}', filename="sample.csv")
 
     analyse_upload(upload_id)
 
@@ -85,7 +63,7 @@ def test_a_file_that_is_not_what_it_claims_ends_failed_with_the_reason(db, sandb
 
 
 def test_a_file_missing_from_storage_ends_failed(db, sandbox) -> None:
-    upload_id = _stored(CSV)
+    upload_id = stored_upload(CSV)
     object_store().delete(_row(upload_id).object_key)
 
     analyse_upload(upload_id)
@@ -100,7 +78,7 @@ def test_an_unexpected_error_still_ends_failed_never_processing(
         raise RuntimeError("a bug")
 
     monkeypatch.setattr("actors.uploads.analyse", broken)
-    upload_id = _stored(CSV)
+    upload_id = stored_upload(CSV)
 
     analyse_upload(upload_id)
 
@@ -115,7 +93,7 @@ def test_storage_that_cannot_be_read_ends_failed_once_retries_are_spent(
         raise OSError("the disk is gone")
 
     monkeypatch.setattr(object_store(), "open", unreadable)
-    upload_id = _stored(CSV)
+    upload_id = stored_upload(CSV)
 
     analyse_upload(upload_id)  # called directly: no retries left to use
 
@@ -123,7 +101,7 @@ def test_storage_that_cannot_be_read_ends_failed_once_retries_are_spent(
 
 
 def test_an_upload_whose_workers_keep_dying_is_given_up(db, sandbox) -> None:
-    upload_id = _stored(CSV)
+    upload_id = stored_upload(CSV)
     expired = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
     Upload.update(
         {
@@ -139,7 +117,7 @@ def test_an_upload_whose_workers_keep_dying_is_given_up(db, sandbox) -> None:
 
 
 def test_an_upload_held_by_a_live_worker_is_left_alone(db, sandbox) -> None:
-    upload_id = _stored(CSV)
+    upload_id = stored_upload(CSV)
     asyncio.run(uploads.claim_for_analysis(upload_id, 600))
 
     analyse_upload(upload_id)
@@ -148,7 +126,7 @@ def test_an_upload_held_by_a_live_worker_is_left_alone(db, sandbox) -> None:
 
 
 def _analysed(data: bytes = CSV, email: str = EMAIL) -> str:
-    upload_id = _stored(data, email=email)
+    upload_id = stored_upload(data, email=email)
     analyse_upload(upload_id)
     assert _row(upload_id).status == "completed"
     return upload_id
@@ -233,7 +211,7 @@ def test_two_uploads_finishing_together_leave_the_true_count(
     client = hubspot_client()
     create = client.create_contact
     first = _analysed()
-    second = _stored(b"id\n1\n2\n3\n")
+    second = stored_upload(b"id\n1\n2\n3\n")
 
     def second_finishes_meanwhile(properties):
         # The first update has read the count (1) and is about to write it when the second
@@ -274,7 +252,7 @@ def _age(upload_id: str, **columns) -> None:
 
 
 def test_housekeeping_requeues_lost_work_and_fails_abandoned_uploads(db, sandbox) -> None:
-    lost = _stored(CSV)
+    lost = stored_upload(CSV)
     _age(lost)
     abandoned = str(uuid.uuid4())
     asyncio.run(

@@ -4,13 +4,11 @@ analysis and the HubSpot calls of its contact update."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import uuid
 
 from actors.uploads import analyse_upload
-from settings import get_settings
 from storage import uploads
-from storage.objects import object_key
+from tests.storage.stored_uploads import stored_upload
 from tests.web.admin.dashboard import eventually
 from tests.web.form_pages import Page
 
@@ -19,32 +17,15 @@ CSV = b"id,name,amount\n1,Ann,3.5\n2,Bob,\n"
 
 def _analysed_upload(email: str) -> str:
     """An upload whose file is stored, analysed and sent to HubSpot by the embedded worker."""
-    upload_id = uuid.uuid4()
-    key = object_key(upload_id.hex)
-    path = get_settings().upload_path / key
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(CSV)
-    asyncio.run(
-        uploads.create_upload(
-            upload_id=upload_id,
-            email=email,
-            filename="leads.csv",
-            content_type="text/csv",
-            declared_size=len(CSV),
-            object_key=key,
-            expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10),
-            results_url=f"http://127.0.0.1:8000/uploads/{upload_id}?token=t",
-        )
-    )
-    asyncio.run(uploads.mark_uploaded(upload_id, len(CSV)))
-    analyse_upload.send(str(upload_id))
+    upload_id = stored_upload(CSV, "leads.csv", email)
+    analyse_upload.send(upload_id)
 
     def synced() -> bool:
         row = asyncio.run(uploads.get_upload(upload_id))
         return row is not None and row.crm_status == "synced"
 
     eventually(synced, f"upload {upload_id} to reach HubSpot")
-    return str(upload_id)
+    return upload_id
 
 
 def test_an_uploads_detail_shows_its_analysis_and_hubspot_calls(admin, sandbox) -> None:
