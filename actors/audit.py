@@ -7,14 +7,17 @@ and the actor writes them in one insert when its sync ends (success or not).
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import datetime as dt
 import re
 import threading
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from crm.client import CallRecord
+from storage.runner import database
 from storage.tables import HubSpotCall
 
 #: The submission whose sync is making calls, so each row names it.
@@ -63,6 +66,18 @@ class CallAudit:
         with self._lock:
             self._rows.append(row)
             del self._rows[:-MAX_BUFFERED]
+
+    @contextlib.contextmanager
+    def logged_under(self, record_id: str | None) -> Iterator[None]:
+        """A job's HubSpot calls, filed under the record they are made for and written
+        when the job ends (success or not). The context is reset after: a worker thread
+        keeps it, and its next job's calls are not this record's."""
+        audited = current_submission.set(record_id)
+        try:
+            yield
+        finally:
+            current_submission.reset(audited)
+            database.run(self.flush())
 
     async def flush(self) -> int:
         """Write the buffered rows; returns how many."""

@@ -177,16 +177,16 @@ def _run(job: _Job, archived: _Archived) -> None:
         # HubSpot is known to be down: come back when the breaker lets probes through.
         _send(job, job.attempt, paused_s)
         return
-    try:
-        _erase(job, archived)
-    except BreakerOpen as exc:
-        _send(job, job.attempt, exc.retry_after_s)
-    except HubSpotError as exc:
-        _settle_failure(job, archived, exc)
-    else:
-        _record(job, archived, "deleted")
-    finally:
-        database.run(call_audit().flush())
+    # Filed under no record: the person's records are gone already.
+    with call_audit().logged_under(None):
+        try:
+            _erase(job, archived)
+        except BreakerOpen as exc:
+            _send(job, job.attempt, exc.retry_after_s)
+        except HubSpotError as exc:
+            _settle_failure(job, archived, exc)
+        else:
+            _record(job, archived, "deleted")
 
 
 def _erase(job: _Job, archived: _Archived) -> None:

@@ -14,9 +14,8 @@ import dramatiq
 
 from actors import broker as _broker  # noqa: F401  (the broker must exist before actors)
 from actors import sync_control
-from actors.audit import current_submission
 from actors.retry_policy import RETRYABLE, epoch, last_attempt, moment, retry_options
-from actors.services import call_audit, circuit_breaker, crm_service
+from actors.services import call_audit, crm_service
 from crm.breaker import BreakerOpen
 from crm.errors import ErrorKind, HubSpotError
 from crm.service import SubmissionPayload, SyncProgress, WriteInDoubt
@@ -34,26 +33,14 @@ class LeaseLost(Exception):
 
 @dramatiq.actor(queue_name="crm", **retry_options())
 def sync_submission(submission_id: str) -> None:
-    if sync_control.is_paused():
-        # The row stays `pending` with no retry used; resuming queues it again.
-        log.info("syncing is paused; submission %s waits for the resume", submission_id)
-        return
-    if (paused_s := circuit_breaker().remaining_open_s()) > 0:
-        # HubSpot is known to be down: come back when the breaker lets probes through,
-        # without claiming the row or using up a retry.
-        sync_submission.send_with_options(args=(submission_id,), delay=int(paused_s * 1000))
+    if sync_control.held_back(sync_submission, submission_id):
         return
     row = database.run(submissions.claim_for_sync(submission_id, get_settings().sync_lease))
     if row is None:
         log.info("submission %s is not pending or is held by another worker", submission_id)
         return
-    # Reset after: a worker thread keeps its context, and its next job's calls are not ours.
-    audited = current_submission.set(submission_id)
-    try:
+    with call_audit().logged_under(submission_id):
         _run_steps(row)
-    finally:
-        current_submission.reset(audited)
-        database.run(call_audit().flush())
 
 
 def _run_steps(row: Submission) -> None:

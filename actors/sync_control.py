@@ -13,9 +13,15 @@ forgets a pause when the process restarts.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 
+import dramatiq
+
 from actors.broker import redis_client
+from actors.services import circuit_breaker
+
+log = logging.getLogger(__name__)
 
 PAUSED_KEY = "leadsync:sync:paused"
 
@@ -38,3 +44,16 @@ def paused_since() -> dt.datetime | None:
 
 def is_paused() -> bool:
     return bool(redis_client().exists(PAUSED_KEY))
+
+
+def held_back(actor: dramatiq.Actor, record_id: str) -> bool:
+    """Whether a HubSpot job for `record_id` must not run now, neither claiming its row nor
+    using a retry: syncing is paused (the row waits for the resume to queue it again), or
+    the breaker is open (the job comes back when the breaker lets probes through)."""
+    if is_paused():
+        log.info("syncing is paused; %s(%s) waits for the resume", actor.actor_name, record_id)
+        return True
+    if (open_s := circuit_breaker().remaining_open_s()) > 0:
+        actor.send_with_options(args=(record_id,), delay=int(open_s * 1000))
+        return True
+    return False

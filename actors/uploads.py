@@ -21,9 +21,8 @@ from dramatiq.middleware import CurrentMessage, TimeLimitExceeded
 
 from actors import broker as _broker  # noqa: F401  (the broker must exist before actors)
 from actors import sync_control
-from actors.audit import current_submission
 from actors.retry_policy import RETRYABLE, epoch, last_attempt, moment, retry_options
-from actors.services import call_audit, circuit_breaker, crm_service
+from actors.services import call_audit, crm_service
 from crm.breaker import BreakerOpen
 from crm.errors import ErrorKind, HubSpotError
 from crm.service import FileUpload, UploadProgress, WriteInDoubt
@@ -129,25 +128,14 @@ def enqueue(actor: dramatiq.Actor, upload_id: Any) -> bool:
 
 @dramatiq.actor(queue_name="crm", **retry_options())
 def record_upload_in_crm(upload_id: str) -> None:
-    if sync_control.is_paused():
-        # The update stays `pending`; resuming queues it again. Analyses go on meanwhile.
-        log.info("syncing is paused; the update of upload %s waits for the resume", upload_id)
-        return
-    if (paused_s := circuit_breaker().remaining_open_s()) > 0:
-        # HubSpot is known to be down: come back when the breaker lets probes through.
-        record_upload_in_crm.send_with_options(args=(upload_id,), delay=int(paused_s * 1000))
+    if sync_control.held_back(record_upload_in_crm, upload_id):
         return
     row = database.run(uploads.claim_for_crm(upload_id, get_settings().sync_lease))
     if row is None:
         log.info("upload %s has no HubSpot update due, or another worker holds it", upload_id)
         return
-    # The calls are logged under the upload's id, the one record they are made for.
-    audited = current_submission.set(upload_id)
-    try:
+    with call_audit().logged_under(upload_id):
         _run_crm_steps(row)
-    finally:
-        current_submission.reset(audited)
-        database.run(call_audit().flush())
 
 
 def _run_crm_steps(row: Upload) -> None:

@@ -3,37 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
 from storage.submissions import get_submission
 from storage.tables import Submission
+from tests.web.leads import SPEC_LEAD, wait_for_status
 
-FORM = {
-    "firstName": "Jane",
-    "lastName": "Smith",
-    "email": "jane.smith@example.com",
-    "company": "Tech Solutions Inc",
-    "country": "United States",
-    "serviceInterests": ["Data Preparation"],
-    "projectDetails": "Looking for AI solutions",
-}
+FORM = SPEC_LEAD | {"projectDetails": "Looking for AI solutions"}
 JSON_HEADERS = {"content-type": "application/json"}
 
 
 def _rows() -> int:
     return Submission.count().run_sync()
-
-
-def _wait_for_status(submission_id: str, status: str, timeout_s: float = 10) -> Submission:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        row = asyncio.run(get_submission(submission_id))
-        if row.status == status:
-            return row
-        time.sleep(0.05)
-    raise AssertionError(f"submission still {row.status}: {row.last_error}")
 
 
 def test_a_valid_contact_is_accepted_stored_and_synced(client, sandbox) -> None:
@@ -42,7 +24,7 @@ def test_a_valid_contact_is_accepted_stored_and_synced(client, sandbox) -> None:
     assert response.status_code == 202
     body = response.json()
     assert body["success"] is True and body["errors"] == {}
-    row = _wait_for_status(body["data"]["submission_id"], "synced")
+    row = wait_for_status(body["data"]["submission_id"], "synced")
     assert row.hubspot_contact_id == sandbox.contacts()[0]["id"]
     assert row.hubspot_deal_id == sandbox.deals()[0]["id"]
 

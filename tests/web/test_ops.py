@@ -3,7 +3,6 @@ a token when one is set) and `/readyz` (database, broker, storage, each named)."
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import time
 from types import SimpleNamespace
@@ -17,17 +16,9 @@ from actors.services import circuit_breaker, rate_limiter
 from crm.breaker import CircuitBreaker
 from settings import get_settings
 from storage.objects import LocalObjectStore
-from storage.submissions import get_submission
 from storage.tables import HubSpotCall, Submission
+from tests.web.leads import submit_settled
 from web import health, metrics
-
-FORM = {
-    "firstName": "Jane",
-    "lastName": "Smith",
-    "company": "Tech Solutions Inc",
-    "country": "United States",
-    "serviceInterests": ["Data Preparation"],
-}
 
 
 def _scrape(client: TestClient, **headers: str) -> dict[tuple[str, tuple], float]:
@@ -42,20 +33,6 @@ def _scrape(client: TestClient, **headers: str) -> dict[tuple[str, tuple], float
     }
 
 
-def _submit(client: TestClient, count: int, status: str) -> None:
-    ids = []
-    for _ in range(count):
-        email = f"lead{time.monotonic_ns()}@example.com"
-        response = client.post("/api/contact", json=FORM | {"email": email})
-        assert response.status_code == 202, response.text
-        ids.append(response.json()["data"]["submission_id"])
-    deadline = time.monotonic() + 15
-    while ids and time.monotonic() < deadline:
-        ids = [i for i in ids if asyncio.run(get_submission(i)).status != status]
-        time.sleep(0.05)
-    assert not ids, f"{len(ids)} submissions never became {status}"
-
-
 def _calls_total(samples: dict, outcome: str) -> float:
     return samples.get(("leadsync_hubspot_calls_total", (("outcome", outcome),)), 0.0)
 
@@ -63,10 +40,10 @@ def _calls_total(samples: dict, outcome: str) -> float:
 def test_calls_are_counted_by_outcome_after_synced_and_failed_submissions(
     client: TestClient, sandbox
 ) -> None:
-    _submit(client, 2, "synced")
+    submit_settled(client, 2, "synced")
     synced = _scrape(client)
     sandbox.reset()  # a portal without our custom properties: HubSpot answers 400
-    _submit(client, 1, "failed")
+    submit_settled(client, 1, "failed")
     failed = _scrape(client)
 
     assert _calls_total(synced, "ok") >= 8  # four calls per synced submission

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from actors.broker import redis_client
 from settings import get_settings
 from storage.tables import Submission
+from tests.web.leads import SPEC_LEAD
 from web import protection, recaptcha
 from web.client_ip import client_ip, resolve_client_ip, trusted_networks
 from web.protection import (
@@ -31,14 +32,7 @@ from web.protection import (
     count_submission,
 )
 
-FORM = {
-    "firstName": "Jane",
-    "lastName": "Smith",
-    "email": "jane.smith@example.com",
-    "company": "Tech Solutions Inc",
-    "country": "United States",
-    "serviceInterests": ["Data Preparation"],
-}
+FORM = SPEC_LEAD
 PROXIES = trusted_networks("10.0.0.0/8, 2001:db8:ff::/48, 192.0.2.7")
 
 

@@ -10,8 +10,9 @@ from actors.broker import broker
 from actors.services import circuit_breaker
 from settings import get_settings
 from storage.tables import Submission
-from tests.web.admin.dashboard import actions, eventually, pull, submit, wait_for_status
+from tests.web.admin.dashboard import actions, pull
 from tests.web.form_pages import Page
+from tests.web.leads import eventually, submit, wait_for_status
 
 
 def test_retry_all_failed_syncs_every_failed_submission(admin, sandbox) -> None:

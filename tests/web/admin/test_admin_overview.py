@@ -3,9 +3,7 @@ call charts, live from the audit log, on the page and in the fragment htmx polls
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import time
 
 import fakeredis
 import pytest
@@ -14,32 +12,9 @@ from starlette.testclient import TestClient
 from actors import alerts
 from actors.services import rate_limiter
 from crm.breaker import CircuitBreaker
-from storage.submissions import get_submission
 from storage.tables import Alert, HubSpotCall
 from tests.web.form_pages import HTMX, Page
-
-FORM = {
-    "firstName": "Jane",
-    "lastName": "Smith",
-    "company": "Tech Solutions Inc",
-    "country": "United States",
-    "serviceInterests": ["Data Preparation"],
-}
-
-
-def _submit(client: TestClient, count: int, status: str) -> None:
-    """Post `count` contact forms through the API and wait until each is `status`."""
-    ids = []
-    for _ in range(count):
-        email = f"lead{time.monotonic_ns()}@example.com"
-        response = client.post("/api/contact", json=FORM | {"email": email})
-        assert response.status_code == 202, response.text
-        ids.append(response.json()["data"]["submission_id"])
-    deadline = time.monotonic() + 15
-    while ids and time.monotonic() < deadline:
-        ids = [i for i in ids if asyncio.run(get_submission(i)).status != status]
-        time.sleep(0.05)
-    assert not ids, f"{len(ids)} submissions never became {status}"
+from tests.web.leads import submit_settled
 
 
 def _live(client: TestClient) -> Page:
@@ -70,7 +45,7 @@ def _calls(count: int, outcome: str, at: dt.datetime | None = None) -> None:
 
 
 def test_synced_then_failed_submissions_move_the_figures(admin: TestClient, sandbox) -> None:
-    _submit(admin, 3, "synced")
+    submit_settled(admin, 3, "synced")
     synced = _live(admin)
     calls, errors = _audit_counts()
 
@@ -80,7 +55,7 @@ def test_synced_then_failed_submissions_move_the_figures(admin: TestClient, sand
     assert f"0 of {calls} calls failed" in synced.text("metric-error_rate")
 
     sandbox.reset()  # a portal without our custom properties: HubSpot answers 400
-    _submit(admin, 2, "failed")
+    submit_settled(admin, 2, "failed")
     failed = _live(admin)
     calls, errors = _audit_counts()
 
@@ -204,7 +179,7 @@ def test_without_redis_the_page_still_shows_what_the_database_holds(
     server.connected = False
     down = CircuitBreaker(fakeredis.FakeRedis(server=server))
     monkeypatch.setattr(alerts, "circuit_breaker", lambda: down)
-    _submit(admin, 1, "synced")
+    submit_settled(admin, 1, "synced")
 
     response = admin.get("/admin/")
 

@@ -5,8 +5,7 @@ and the audit trail proves the erasure without keeping the e-mail."""
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,20 +20,13 @@ from storage.tables import Submission
 from storage.uploads import Upload
 from tests.web.admin.signing import csrf_of
 from tests.web.form_pages import Page
+from tests.web.leads import eventually
 
 ERIN = "erin.doe@example.com"
 OLGA = "olga@example.com"
 CSV = b"id,name,amount\n1,Erin,3.5\n2,Olga,4\n"
 #: Seconds a sync, an upload or a HubSpot deletion may take in the embedded worker.
 SETTLE_TIMEOUT_S = 30
-
-
-def _wait(what: str, predicate: Callable[[], Any]) -> Any:
-    deadline = time.monotonic() + SETTLE_TIMEOUT_S
-    while not (result := predicate()):
-        assert time.monotonic() < deadline, f"still waiting for {what}"
-        time.sleep(0.05)
-    return result
 
 
 def _submit(client: TestClient, email: str) -> str:
@@ -57,7 +49,7 @@ def _upload(client: TestClient, email: str) -> str:
         data = client.get(target["status_url"]).json()["data"]
         return (data.get("crm") or {}).get("status") == "synced"
 
-    _wait("the upload to reach HubSpot", settled)
+    eventually(settled, "the upload to reach HubSpot", SETTLE_TIMEOUT_S)
     return target["fields"]["key"]
 
 
@@ -72,7 +64,7 @@ def two_people(admin: TestClient, sandbox) -> dict[str, str]:
     _submit(admin, ERIN)
     _submit(admin, OLGA)
     keys = {ERIN: _upload(admin, ERIN), OLGA: _upload(admin, OLGA)}
-    _wait("both syncs", _all_synced)
+    eventually(_all_synced, "both syncs", SETTLE_TIMEOUT_S)
     return keys
 
 
@@ -172,7 +164,7 @@ def test_erasing_deletes_everything_here_and_the_contact_deals_and_notes_in_hubs
     erin = Page(_post(admin, "/admin/people", email=ERIN).text).text("person-counts")
     assert erin.startswith("Nothing is held here about this address")
     assert object_store().size(two_people[ERIN]) is None
-    _wait("HubSpot's answer", _hubspot_outcome)
+    eventually(_hubspot_outcome, "HubSpot's answer", SETTLE_TIMEOUT_S)
     assert _contacts(sandbox) == {OLGA}
     assert _live_in_hubspot(sandbox) == olgas, "only Olga's deal and notes are left"
     # Olga is untouched, here and in HubSpot.
@@ -224,7 +216,7 @@ def test_a_hubspot_deletion_that_failed_is_shown_and_can_be_asked_again(
     olgas, everything = _made_in_hubspot(OLGA), _live_in_hubspot(sandbox)
     faults.configure(error_rate=1, error_statuses=[503])
     status_page = _erase(admin, ERIN).headers["location"]
-    _wait("the HubSpot deletion to give up", _hubspot_outcome)
+    eventually(_hubspot_outcome, "the HubSpot deletion to give up", SETTLE_TIMEOUT_S)
 
     failed = admin.get(status_page)
     assert "HubSpot did not delete the contact" in failed.text
@@ -239,8 +231,14 @@ def test_a_hubspot_deletion_that_failed_is_shown_and_can_be_asked_again(
     )
 
     assert again.status_code == 303
-    _wait("HubSpot to delete the contact", lambda: _contacts(sandbox) == {OLGA})
-    _wait("the outcome", lambda: _hubspot_outcome()["detail"]["hubspot"] == "deleted")
+    eventually(
+        lambda: _contacts(sandbox) == {OLGA}, "HubSpot to delete the contact", SETTLE_TIMEOUT_S
+    )
+    eventually(
+        lambda: _hubspot_outcome()["detail"]["hubspot"] == "deleted",
+        "the outcome",
+        SETTLE_TIMEOUT_S,
+    )
     # Erin's rows went with the first erasure; its record still named her deal and notes.
     assert _live_in_hubspot(sandbox) == olgas
     assert "HubSpot confirmed the GDPR delete" in admin.get(status_page).text

@@ -11,8 +11,9 @@ import pytest
 from settings import get_settings
 from storage.listing import PAGE_SIZE
 from storage.tables import Submission
-from tests.web.admin.dashboard import actions, pull, submit, wait_for_status
+from tests.web.admin.dashboard import actions, pull
 from tests.web.form_pages import Page
+from tests.web.leads import submit, wait_for_status
 
 START = dt.datetime(2026, 11, 1, 9, 0, tzinfo=dt.UTC)
 

@@ -9,8 +9,8 @@ import uuid
 from actors.uploads import analyse_upload
 from storage import uploads
 from tests.storage.stored_uploads import stored_upload
-from tests.web.admin.dashboard import eventually
 from tests.web.form_pages import Page
+from tests.web.leads import eventually
 
 CSV = b"id,name,amount\n1,Ann,3.5\n2,Bob,\n"
 
