@@ -1,18 +1,23 @@
 """The ``/batch/{create,read,update,upsert,archive}`` operations on CRM objects.
 
-HubSpot caps batches at 100 inputs, rejects a batch whose values are invalid as a
-whole (400/409, nothing written) and reports per-input misses (unknown ids) as a 207
-with ``errors[]``. Batch create with an ``objectWriteTraceId`` on every input turns
-per-input failures into 207 entries instead, as HubSpot documents.
+HubSpot caps batches at 100 inputs and refuses duplicate ids in one batch before
+anything else. Every input is then validated before anything is written: an invalid
+input fails the whole batch (400/409, nothing written), unless *every* input carries an
+``objectWriteTraceId``; then, as HubSpot documents, each failing input becomes a 207
+``errors[]`` entry naming its trace id and the other inputs are written. Unknown ids
+(read, update) are always reported apart, as one OBJECT_NOT_FOUND error.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from .batchwire import MAX_OBJECT_INPUTS, batch_answer, batch_inputs
 from .errors import ApiError, validation_error
 from .objects import (
     Claims,
+    PendingCreate,
     apply_create,
     apply_update,
     archive,
@@ -24,58 +29,39 @@ from .objects import (
 from .objecttypes import CONTACTS, ObjectType
 from .records import ObjectRecord
 from .state import SandboxState
-from .timeutil import iso
 from .values import coerce_input
 
-MAX_INPUTS = 100
+Plan = TypeVar("Plan")
+#: What a batch operation writes for one input: (input, what to write).
+Ready = list[tuple[dict[str, Any], Plan]]
+#: An update ready to be written: the object and its checked changes.
+Update = tuple[ObjectRecord, dict[str, str]]
 
 
 def _inputs(body: Any) -> list[dict[str, Any]]:
-    if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
-        raise validation_error("Invalid input JSON: expected an object with an inputs list")
-    inputs = body["inputs"]
-    if len(inputs) > MAX_INPUTS:
-        raise validation_error(
-            f"Batch input is limited to {MAX_INPUTS} inputs; got {len(inputs)}.",
-            context={"inputs": [str(len(inputs))]},
-        )
-    if not all(isinstance(i, dict) for i in inputs):
-        raise validation_error("Invalid input JSON: every input must be an object")
-    return inputs
+    return batch_inputs(body, MAX_OBJECT_INPUTS)
 
 
-def _answer(
-    started: float, results: list[dict[str, Any]], errors: list[dict[str, Any]], ok: int
-) -> tuple[int, dict[str, Any]]:
-    body: dict[str, Any] = {
-        "status": "COMPLETE",
-        "results": results,
-        "startedAt": iso(started),
-        "completedAt": iso(started),
-    }
-    if errors:
-        body["errors"], body["numErrors"] = errors, len(errors)
-    return (207 if errors else ok), body
-
-
-def _missing(otype: ObjectType, ids: list[str]) -> dict[str, Any]:
-    return {
-        "status": "error",
-        "category": "OBJECT_NOT_FOUND",
-        "message": f"Could not get some {otype.label} objects, they may be deleted or not exist. "
-        "Check that ids are valid.",
-        "context": {"ids": ids},
-        "errors": [],
-        "links": {},
-    }
+def _missing(otype: ObjectType, ids: list[str]) -> list[dict[str, Any]]:
+    """The single error listing every unknown id of a batch read or update, if any."""
+    if not ids:
+        return []
+    message = (
+        f"Could not get some {otype.label} objects, they may be deleted or not exist. "
+        "Check that ids are valid."
+    )
+    return [ApiError(404, "OBJECT_NOT_FOUND", message, context={"ids": ids}).standard_error()]
 
 
 def _no_duplicates(otype: ObjectType, inputs: list[dict[str, Any]]) -> None:
+    """HubSpot refuses a batch naming one object twice, traced or not, before anything
+    else; contacts by e-mail are the same contact whatever the case."""
     seen: set[str] = set()
     duplicates: list[str] = []
     for item in inputs:
         key = str(item.get("id", ""))
-        folded = key.lower() if otype is CONTACTS and item.get("idProperty") == "email" else key
+        by_email = otype is CONTACTS and item.get("idProperty") == "email"
+        folded = key.strip().lower() if by_email else key
         if folded in seen:
             duplicates.append(key)
         seen.add(folded)
@@ -86,7 +72,44 @@ def _no_duplicates(otype: ObjectType, inputs: list[dict[str, Any]]) -> None:
         )
 
 
-def _traced(body: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
+def _is_traced(inputs: list[dict[str, Any]]) -> bool:
+    """Per-input failures are reported only when every input carries a trace id."""
+    return bool(inputs) and all(i.get("objectWriteTraceId") for i in inputs)
+
+
+def _trace_error(exc: ApiError, item: dict[str, Any]) -> dict[str, Any]:
+    error = exc.standard_error()
+    trace = [str(item["objectWriteTraceId"])]
+    error["context"] = {**error["context"], "objectWriteTraceId": trace}
+    return error
+
+
+def _prepare_each(
+    inputs: list[dict[str, Any]],
+    prepare: Callable[[int, dict[str, Any], Claims], Plan],
+    *,
+    traced: bool,
+) -> tuple[Ready[Plan], list[dict[str, Any]]]:
+    """Run ``prepare(position, input, claims)`` on every input before anything is
+    written: the first failure fails the batch, unless it is ``traced``; then each failure
+    is an ``errors[]`` entry and its unique values stay free for the later inputs."""
+    claims: Claims = {}
+    ready: Ready[Plan] = []
+    errors: list[dict[str, Any]] = []
+    for n, item in enumerate(inputs):
+        trial = dict(claims)
+        try:
+            ready.append((item, prepare(n, item, trial)))
+        except ApiError as exc:
+            if not traced:
+                raise
+            errors.append(_trace_error(exc, item))
+            continue
+        claims = trial
+    return ready, errors
+
+
+def _echo_trace(body: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
     if item.get("objectWriteTraceId"):
         body["objectWriteTraceId"] = str(item["objectWriteTraceId"])
     return body
@@ -94,42 +117,29 @@ def _traced(body: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
 
 def batch_create(state: SandboxState, otype: ObjectType, body: Any) -> tuple[int, dict[str, Any]]:
     started, inputs = state.now(), _inputs(body)
-    traced = bool(inputs) and all(i.get("objectWriteTraceId") for i in inputs)
-    claims: Claims = {}
-    ready, errors = [], []
-    for n, item in enumerate(inputs):
-        try:
-            ready.append(
-                (
-                    item,
-                    prepare_create(
-                        state,
-                        otype,
-                        item.get("properties"),
-                        item.get("associations"),
-                        claims=claims,
-                        claimant=f"new:{n}",
-                    ),
-                )
-            )
-        except ApiError as exc:
-            if not traced:
-                raise
-            error = exc.standard_error()
-            error["context"] = {
-                **error["context"],
-                "objectWriteTraceId": [str(item["objectWriteTraceId"])],
-            }
-            errors.append(error)
+
+    def prepare(n: int, item: dict[str, Any], claims: Claims) -> PendingCreate:
+        return prepare_create(
+            state,
+            otype,
+            item.get("properties"),
+            item.get("associations"),
+            claims=claims,
+            claimant=f"new:{n}",
+        )
+
+    ready, errors = _prepare_each(inputs, prepare, traced=_is_traced(inputs))
     results = [
-        _traced(object_json(state, apply_create(state, pending)), item) for item, pending in ready
+        _echo_trace(object_json(state, apply_create(state, pending)), item)
+        for item, pending in ready
     ]
-    return _answer(started, results, errors, 201)
+    return batch_answer(started, results, errors, 201)
 
 
 def batch_read(
     state: SandboxState, otype: ObjectType, body: Any, *, archived: bool
 ) -> tuple[int, dict[str, Any]]:
+    """Read by record id or by a unique ``idProperty`` (e-mail case-insensitively)."""
     started, inputs = state.now(), _inputs(body)
     id_property = body.get("idProperty") or None
     properties = [p for p in body.get("properties") or [] if isinstance(p, str)]
@@ -143,67 +153,75 @@ def batch_read(
         results.append(
             object_json(state, found, properties or list(otype.default_properties), history=history)
         )
-    return _answer(started, results, [_missing(otype, missing)] if missing else [], 200)
+    return batch_answer(started, results, _missing(otype, missing), 200)
+
+
+def _write_update(state: SandboxState, plan: Update) -> ObjectRecord:
+    found, changes = plan
+    apply_update(state, found, changes)
+    return found
 
 
 def batch_update(state: SandboxState, otype: ObjectType, body: Any) -> tuple[int, dict[str, Any]]:
     started, inputs = state.now(), _inputs(body)
     _no_duplicates(otype, inputs)
-    claims: Claims = {}
-    ready: list[tuple[dict[str, Any], ObjectRecord, dict[str, str]]] = []
-    missing: list[str] = []
-    for item in inputs:
-        raw_id = str(item.get("id", ""))
-        found = locate(state, otype, raw_id, item.get("idProperty"), write=True, batch_update=True)
-        if found is None:
-            missing.append(raw_id)
-            continue
-        ready.append(
-            (item, found, prepare_update(state, found, item.get("properties"), claims=claims))
+    records = [
+        locate(
+            state, otype, str(i.get("id", "")), i.get("idProperty"), write=True, batch_update=True
         )
-    results = []
-    for item, found, changes in ready:
-        apply_update(state, found, changes)
-        results.append(_traced(object_json(state, found), item))
-    return _answer(started, results, [_missing(otype, missing)] if missing else [], 200)
+        for i in inputs
+    ]
+    known = [(item, found) for item, found in zip(inputs, records, strict=True) if found]
+    missing = [str(i.get("id", "")) for i, found in zip(inputs, records, strict=True) if not found]
+
+    def prepare(n: int, item: dict[str, Any], claims: Claims) -> Update:
+        found = known[n][1]
+        return found, prepare_update(state, found, item.get("properties"), claims=claims)
+
+    ready, errors = _prepare_each([i for i, _ in known], prepare, traced=_is_traced(inputs))
+    results = [
+        _echo_trace(object_json(state, _write_update(state, plan)), item) for item, plan in ready
+    ]
+    return batch_answer(started, results, errors + _missing(otype, missing), 200)
+
+
+def _upsert_target(
+    state: SandboxState, otype: ObjectType, item: dict[str, Any]
+) -> ObjectRecord | None:
+    """The object an upsert input names, None to create it; a missing or non-unique
+    ``idProperty`` fails the whole batch, traced or not."""
+    id_property = item.get("idProperty")
+    if not id_property or id_property == "hs_object_id":
+        raise validation_error(
+            f"Unable to perform update/upsert by non-unique {otype.type_id} property: "
+            f"{id_property or 'hs_object_id'}"
+        )
+    return locate(state, otype, str(item.get("id", "")), id_property, write=True)
 
 
 def batch_upsert(state: SandboxState, otype: ObjectType, body: Any) -> tuple[int, dict[str, Any]]:
-    """Create-or-update by ``idProperty`` (``email`` or a ``hasUniqueValue`` property)."""
+    """Create-or-update by ``idProperty`` (``email`` or a ``hasUniqueValue`` property);
+    ``new`` in each result says which happened."""
     started, inputs = state.now(), _inputs(body)
     _no_duplicates(otype, inputs)
-    claims: Claims = {}
-    plans: list[tuple[dict[str, Any], ObjectRecord | None, Any]] = []
-    for n, item in enumerate(inputs):
-        id_property, raw_id = item.get("idProperty"), str(item.get("id", ""))
-        if not id_property or id_property == "hs_object_id":
-            raise validation_error(
-                f"Unable to perform update/upsert by non-unique {otype.type_id} property: "
-                f"{id_property or 'hs_object_id'}"
-            )
-        found = locate(state, otype, raw_id, id_property, write=True)
+    targets = [_upsert_target(state, otype, item) for item in inputs]
+
+    def prepare(n: int, item: dict[str, Any], claims: Claims) -> PendingCreate | Update:
+        found, raw_id = targets[n], str(item.get("id", ""))
         if found is not None:
-            plans.append(
-                (item, found, prepare_update(state, found, item.get("properties"), claims=claims))
-            )
-        else:
-            properties = {**coerce_input(item.get("properties")), id_property: raw_id}
-            plans.append(
-                (
-                    item,
-                    None,
-                    prepare_create(state, otype, properties, claims=claims, claimant=f"new:{n}"),
-                )
-            )
+            return found, prepare_update(state, found, item.get("properties"), claims=claims)
+        values = {**coerce_input(item.get("properties")), item["idProperty"]: raw_id}
+        return prepare_create(state, otype, values, claims=claims, claimant=f"new:{n}")
+
+    ready, errors = _prepare_each(inputs, prepare, traced=_is_traced(inputs))
     results = []
-    for item, found, plan in plans:
-        if found is None:
-            record, new = apply_create(state, plan), True
+    for item, plan in ready:
+        if isinstance(plan, PendingCreate):
+            upserted = {**object_json(state, apply_create(state, plan)), "new": True}
         else:
-            apply_update(state, found, plan)
-            record, new = found, False
-        results.append(_traced({**object_json(state, record), "new": new}, item))
-    return _answer(started, results, [], 200)
+            upserted = {**object_json(state, _write_update(state, plan)), "new": False}
+        results.append(_echo_trace(upserted, item))
+    return batch_answer(started, results, errors, 200)
 
 
 def batch_archive(state: SandboxState, otype: ObjectType, body: Any) -> None:

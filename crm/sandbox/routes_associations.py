@@ -14,11 +14,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .associations import default_for
+from .batchwire import batch_answer, batch_inputs
 from .errors import ApiError, not_found, validation_error
 from .links import find_all, spec_definition
 from .objecttypes import ObjectType, resolve_any
 from .state import SandboxState
-from .timeutil import iso
 from .wire import answer, no_content, query_int, read_json, sandbox
 
 MAX_PAGE = 500
@@ -96,26 +96,6 @@ def _associate_default(
     ]
 
 
-def _batch_body(started: float, results: list[Any], errors: list[dict[str, Any]]) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "status": "COMPLETE",
-        "results": results,
-        "startedAt": iso(started),
-        "completedAt": iso(started),
-    }
-    if errors:
-        body["errors"], body["numErrors"] = errors, len(errors)
-    return body
-
-
-def _inputs(body: Any) -> list[dict[str, Any]]:
-    if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
-        raise validation_error("Invalid input JSON: expected an object with an inputs list")
-    if not all(isinstance(i, dict) for i in body["inputs"]):
-        raise validation_error("Invalid input JSON: every input must be an object")
-    return body["inputs"]
-
-
 def _id(item: dict[str, Any], key: str) -> str:
     ref = item.get(key)
     if not isinstance(ref, dict) or ref.get("id") in (None, ""):
@@ -138,7 +118,8 @@ async def put_default(request: Request) -> Response:
             target,
             request.path_params["toObjectId"],
         )
-        return answer(_batch_body(started, results, []))
+        _, body = batch_answer(started, results, [], 200)
+        return answer(body)
 
 
 async def put_labelled(request: Request) -> Response:
@@ -201,7 +182,7 @@ async def get_associations(request: Request) -> Response:
 
 async def batch_create(request: Request) -> Response:
     source, target = _types(request, "fromObjectType", "toObjectType")
-    inputs = _inputs(await read_json(request))
+    inputs = batch_inputs(await read_json(request))
     state = sandbox(request)
     with state.lock:
         started, results, errors = state.now(), [], []
@@ -221,12 +202,13 @@ async def batch_create(request: Request) -> Response:
             for definition in found:
                 state.link((source.name, from_id), (target.name, to_id), definition)
             results.append(_pair_json(state, source, from_id, target, to_id))
-        return answer(_batch_body(started, results, errors), 207 if errors else 201)
+        status, body = batch_answer(started, results, errors, 201)
+        return answer(body, status)
 
 
 async def batch_default(request: Request) -> Response:
     source, target = _types(request, "fromObjectType", "toObjectType")
-    inputs = _inputs(await read_json(request))
+    inputs = batch_inputs(await read_json(request))
     state = sandbox(request)
     with state.lock:
         started, results, errors = state.now(), [], []
@@ -239,39 +221,49 @@ async def batch_default(request: Request) -> Response:
                 if exc.status != 404:
                     raise
                 errors.append(exc.standard_error())
-        return answer(_batch_body(started, results, errors))
+        # The spec (and SDK) know only a 200 here: failed pairs ride in its errors[].
+        _, body = batch_answer(started, results, errors, 200)
+        return answer(body)
+
+
+def _none_associated(source: ObjectType, from_id: str, target: ObjectType) -> dict[str, Any]:
+    """HubSpot's per-input error for an object with nothing of ``target`` associated (or
+    no such object): clients skip it by its ``subCategory``, so it must match."""
+    error = ApiError(
+        404,
+        "OBJECT_NOT_FOUND",
+        f"No {target.singular} is associated with {source.singular} {from_id}.",
+        context={
+            "fromObjectId": [from_id],
+            "fromObjectType": [source.singular],
+            "toObjectType": [target.singular],
+        },
+        sub_category="crm.associations.NO_ASSOCIATIONS_FOUND",
+    )
+    return error.standard_error()
 
 
 async def batch_read(request: Request) -> Response:
+    """Each input's associations in ``results``; an input with none is a 207 error."""
     source, target = _types(request, "fromObjectType", "toObjectType")
-    inputs = _inputs(await read_json(request))
+    inputs = batch_inputs(await read_json(request))
     state = sandbox(request)
     with state.lock:
-        started, results, missing = state.now(), [], []
+        started, results, errors = state.now(), [], []
         for item in inputs:
             from_id = str(item.get("id", ""))
             found = _targets(state, source, from_id, target)
             if found:
                 results.append({"from": {"id": from_id}, "to": found})
             else:
-                missing.append(from_id)
-    errors = [
-        {
-            "status": "error",
-            "category": "OBJECT_NOT_FOUND",
-            "message": f"No {target.label} is associated with {source.label} {from_id}.",
-            "context": {"fromObjectId": [from_id]},
-            "errors": [],
-            "links": {},
-        }
-        for from_id in missing
-    ]
-    return answer(_batch_body(started, results, errors), 207 if errors else 200)
+                errors.append(_none_associated(source, from_id, target))
+    status, body = batch_answer(started, results, errors, 200)
+    return answer(body, status)
 
 
 async def batch_archive(request: Request) -> Response:
     source, target = _types(request, "fromObjectType", "toObjectType")
-    inputs = _inputs(await read_json(request))
+    inputs = batch_inputs(await read_json(request))
     state = sandbox(request)
     with state.lock:
         for item in inputs:
@@ -284,7 +276,7 @@ async def batch_archive(request: Request) -> Response:
 
 async def batch_archive_labels(request: Request) -> Response:
     source, target = _types(request, "fromObjectType", "toObjectType")
-    inputs = _inputs(await read_json(request))
+    inputs = batch_inputs(await read_json(request))
     state = sandbox(request)
     with state.lock:
         for item in inputs:

@@ -13,11 +13,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from .batchwire import batch_answer, batch_inputs
 from .errors import ApiError, not_found, validation_error
 from .objecttypes import resolve_any
 from .properties import create_definition, update_definition
 from .state import SandboxState
-from .timeutil import iso
 from .wire import answer, no_content, query_bool, read_json, sandbox
 
 _GROUP_NAME = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
@@ -29,24 +29,6 @@ def _otype(request: Request) -> str:
 
 def _missing_property(name: str, object_type: str) -> ApiError:
     return not_found(f"Unable to find property {name} for object type {object_type}")
-
-
-def _batch(started: float, results: list[Any], errors: list[dict[str, Any]]) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "status": "COMPLETE",
-        "results": results,
-        "startedAt": iso(started),
-        "completedAt": iso(started),
-    }
-    if errors:
-        body["errors"], body["numErrors"] = errors, len(errors)
-    return body
-
-
-def _inputs(body: Any) -> list[Any]:
-    if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
-        raise validation_error("Invalid input JSON: expected an object with an inputs list")
-    return body["inputs"]
 
 
 def _create(state: SandboxState, object_type: str, body: Any) -> dict[str, Any]:
@@ -113,19 +95,20 @@ async def delete_property(request: Request) -> Response:
 
 async def batch_read(request: Request) -> Response:
     object_type, state = _otype(request), sandbox(request)
-    inputs = _inputs(await read_json(request))
+    inputs = batch_inputs(await read_json(request))
     with state.lock:
         defs, started = state.property_defs[object_type], state.now()
-        names = [str(i.get("name", "")) if isinstance(i, dict) else "" for i in inputs]
+        names = [str(i.get("name", "")) for i in inputs]
         missing = [n for n in names if n not in defs]
         errors = [_missing_property(n, object_type).standard_error() for n in missing]
         found = [defs[n].to_json() for n in dict.fromkeys(names) if n in defs]
-        return answer(_batch(started, found, errors), 207 if errors else 200)
+        status, body = batch_answer(started, found, errors, 200)
+        return answer(body, status)
 
 
 async def batch_create(request: Request) -> Response:
     object_type, state = _otype(request), sandbox(request)
-    inputs = _inputs(await read_json(request))
+    inputs = batch_inputs(await read_json(request))
     with state.lock:
         started, results, errors = state.now(), [], []
         for item in inputs:
@@ -133,16 +116,16 @@ async def batch_create(request: Request) -> Response:
                 results.append(_create(state, object_type, item))
             except ApiError as exc:
                 errors.append(exc.standard_error())
-        return answer(_batch(started, results, errors), 207 if errors else 201)
+        status, body = batch_answer(started, results, errors, 201)
+        return answer(body, status)
 
 
 async def batch_archive(request: Request) -> Response:
     object_type, state = _otype(request), sandbox(request)
-    inputs = _inputs(await read_json(request))
+    inputs = batch_inputs(await read_json(request))
     with state.lock:
         for item in inputs:
-            if isinstance(item, dict):
-                _delete(state, object_type, str(item.get("name", "")))
+            _delete(state, object_type, str(item.get("name", "")))
     return no_content()
 
 

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from .batchwire import batch_answer, batch_inputs
 from .errors import ApiError, not_found, validation_error
 from .objects import apply_create, prepare_create
 from .objecttypes import CONTACTS, resolve_any
@@ -188,26 +189,18 @@ async def create_event(request: Request) -> Response:
 
 
 async def create_events(request: Request) -> Response:
-    body = await read_json(request)
-    if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
-        raise validation_error("Invalid input JSON: expected an object with an inputs list")
+    """Each event stands alone: a bad one is a 207 error, the others are created."""
+    inputs = batch_inputs(await read_json(request))
     state = sandbox(request)
     with state.lock:
-        started, results, errors = iso(state.now()), [], []
-        for item in body["inputs"]:
+        started, results, errors = state.now(), [], []
+        for item in inputs:
             try:
                 results.append(_create_event(state, item))
             except ApiError as exc:
                 errors.append(exc.standard_error())
-    payload: dict[str, Any] = {
-        "status": "COMPLETE",
-        "results": results,
-        "startedAt": started,
-        "completedAt": started,
-    }
-    if errors:
-        payload["errors"], payload["numErrors"] = errors, len(errors)
-    return answer(payload, 207 if errors else 201)
+    status, body = batch_answer(started, results, errors, 201)
+    return answer(body, status)
 
 
 async def get_event(request: Request) -> Response:

@@ -9,18 +9,18 @@ from hubspot.crm.associations.v4 import ApiException as AssociationsApiException
 from hubspot.crm.deals import ApiException as DealsApiException
 from hubspot.crm.objects.notes import ApiException as NotesApiException
 
-ASSOC_SPEC = "crm-associations-v4.json"
-DEALS_SPEC = "crm-deals-v3.2025-08-01-named-path.json"
+from tests.crm.sandbox.bodies import (
+    ASSOC_SPEC,
+    DEALS_SPEC,
+    NOTE_TO_CONTACT,
+    NOTE_TO_DEAL,
+    NOTES_SPEC,
+    associated,
+    association_type,
+)
+
 LABELS_SPEC = "crm-associations-schema-v4.legacy-crm-v4-path.json"
-
-
-def _spec(type_id: int) -> dict:
-    return {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}
-
-
-@pytest.fixture
-def contact_id(sdk) -> str:
-    return sdk.crm.contacts.basic_api.create({"properties": {"email": "a@example.com"}}).id
+BATCH_PATH = "/crm/v4/associations/{fromObjectType}/{toObjectType}/batch"
 
 
 def test_deal_created_with_inline_association_3_is_visible_both_ways(
@@ -30,7 +30,7 @@ def test_deal_created_with_inline_association_3_is_visible_both_ways(
         sdk.crm.deals.basic_api.create,
         {
             "properties": {"dealname": "Quote", "dealstage": "qualifiedtobuy", "amount": "1500"},
-            "associations": [{"to": {"id": contact_id}, "types": [_spec(3)]}],
+            "associations": [{"to": {"id": contact_id}, "types": [association_type(3)]}],
         },
     )
     assert status == 201
@@ -63,8 +63,10 @@ def test_deal_created_with_inline_association_3_is_visible_both_ways(
 def test_inline_association_with_wrong_type_id_or_missing_target_is_400(sdk, sandbox, contact_id):
     deals = sdk.crm.deals.basic_api
     for associations in (
-        [{"to": {"id": contact_id}, "types": [_spec(4)]}],  # contact→deal, not deal→contact
-        [{"to": {"id": "987654"}, "types": [_spec(3)]}],
+        [
+            {"to": {"id": contact_id}, "types": [association_type(4)]}
+        ],  # contact→deal, not deal→contact
+        [{"to": {"id": "987654"}, "types": [association_type(3)]}],
     ):
         with pytest.raises(DealsApiException) as caught:
             deals.create({"properties": {"dealname": "X"}, "associations": associations})
@@ -111,7 +113,9 @@ def test_labelled_put_answers_201_and_delete_removes_both_directions(
         {"properties": {"hs_timestamp": "2024-05-01T12:00:00Z", "hs_note_body": "hi"}}
     )
     api = sdk.crm.associations.v4.basic_api
-    status, body, _ = wire(api.create, "notes", note.id, "contacts", contact_id, [_spec(202)])
+    status, body, _ = wire(
+        api.create, "notes", note.id, "contacts", contact_id, [association_type(202)]
+    )
     assert status == 201
     path = "/crm/v4/objects/{objectType}/{objectId}/associations/{toObjectType}/{toObjectId}"
     openapi.check_response(ASSOC_SPEC, "PUT", path, 201, body)
@@ -119,7 +123,9 @@ def test_labelled_put_answers_201_and_delete_removes_both_directions(
     assert sandbox.associations("contacts", contact_id, "notes") == [(note.id, 201)]
 
     with pytest.raises(AssociationsApiException) as wrong:
-        api.create("notes", note.id, "contacts", contact_id, [_spec(214)])  # note→deal id
+        api.create(
+            "notes", note.id, "contacts", contact_id, [association_type(214)]
+        )  # note→deal id
     assert wrong.value.status == 400
 
     api.archive("contacts", contact_id, "notes", note.id)
@@ -142,8 +148,8 @@ def test_note_with_timestamp_and_associations_202_214(sdk, sandbox, contact_id):
         {
             "properties": {"hs_timestamp": "1714564800000", "hs_note_body": "File uploaded"},
             "associations": [
-                {"to": {"id": contact_id}, "types": [_spec(202)]},
-                {"to": {"id": deal.id}, "types": [_spec(214)]},
+                {"to": {"id": contact_id}, "types": [association_type(202)]},
+                {"to": {"id": deal.id}, "types": [association_type(214)]},
             ],
         }
     )
@@ -152,17 +158,83 @@ def test_note_with_timestamp_and_associations_202_214(sdk, sandbox, contact_id):
     assert sandbox.associations("deals", deal.id, "notes") == [(note.id, 213)]
 
 
-def test_batch_associate_default_and_read(sdk, wire, openapi, contact_id):
+def test_batch_associate_default_answers_the_pair_both_ways_and_batch_read_sees_it(
+    sdk, wire, openapi, contact_id
+):
     deal = sdk.crm.deals.basic_api.create({"properties": {"dealname": "D"}})
     batch = sdk.crm.associations.v4.batch_api
-    batch.create_default(
-        "contacts", "deals", {"inputs": [{"from": {"id": contact_id}, "to": {"id": deal.id}}]}
-    )
+    pair = {"inputs": [{"from": {"id": deal.id}, "to": {"id": contact_id}}]}
+    status, body, _ = wire(batch.create_default, "deal", "contact", pair)
+    assert status == 200
+    openapi.check_response(ASSOC_SPEC, "POST", BATCH_PATH + "/associate/default", 200, body)
+    assert [
+        (r["from"]["id"], r["to"]["id"], r["associationSpec"]["associationTypeId"])
+        for r in body["results"]
+    ] == [(deal.id, contact_id, 3), (contact_id, deal.id, 4)]
+
     status, body, _ = wire(batch.get_page, "contacts", "deals", {"inputs": [{"id": contact_id}]})
     assert status == 200
-    path = "/crm/v4/associations/{fromObjectType}/{toObjectType}/batch/read"
-    openapi.check_response(ASSOC_SPEC, "POST", path, 200, body)
+    openapi.check_response(ASSOC_SPEC, "POST", BATCH_PATH + "/read", 200, body)
     assert body["results"][0]["to"][0]["toObjectId"] == int(deal.id)
+
+
+def test_v4_batch_read_lists_notes_created_inline_and_a_207_error_for_a_deal_without_any(
+    sdk, wire, openapi, contact_id
+):
+    deals = sdk.crm.deals.batch_api.create(
+        {"inputs": [{"properties": {"dealname": name}} for name in ("With note", "Without")]}
+    )
+    with_note, without = (d.id for d in deals.results)
+    note = {
+        "properties": {"hs_timestamp": "2024-05-01T12:00:00Z", "hs_note_body": "Form sent"},
+        "associations": [
+            associated(contact_id, NOTE_TO_CONTACT),
+            associated(with_note, NOTE_TO_DEAL),
+        ],
+        "objectWriteTraceId": "sub-1",
+    }
+    notes = sdk.crm.objects.notes.batch_api
+    status, created, _ = wire(notes.create, {"inputs": [note]})
+    assert status == 201
+    openapi.check_response(NOTES_SPEC, "POST", "/crm/v3/objects/notes/batch/create", 201, created)
+    note_id = created["results"][0]["id"]
+
+    batch = sdk.crm.associations.v4.batch_api
+    both = {"inputs": [{"id": with_note}, {"id": without}]}
+    status, found, _ = wire(batch.get_page, "deal", "note", both)
+    assert status == 207
+    openapi.check_response(ASSOC_SPEC, "POST", BATCH_PATH + "/read", 207, found)
+    assert found["results"] == [
+        {
+            "from": {"id": with_note},
+            "to": [
+                {
+                    "toObjectId": int(note_id),
+                    "associationTypes": [
+                        {"category": "HUBSPOT_DEFINED", "typeId": 213, "label": None}
+                    ],
+                }
+            ],
+        }
+    ]
+    [none] = found["errors"]
+    assert none["category"] == "OBJECT_NOT_FOUND"
+    assert none["subCategory"] == "crm.associations.NO_ASSOCIATIONS_FOUND"
+    assert none["context"] == {
+        "fromObjectId": [without],
+        "fromObjectType": ["deal"],
+        "toObjectType": ["note"],
+    }
+    parsed = batch.get_page("deal", "note", both)
+    assert [t.to_object_id for t in parsed.results[0].to] == [note_id]
+    assert parsed.errors[0].sub_category == "crm.associations.NO_ASSOCIATIONS_FOUND"
+
+    read = {"inputs": [{"id": note_id}], "properties": ["hs_note_body", "hs_timestamp"]}
+    status, body, _ = wire(notes.read, {**read, "propertiesWithHistory": []})
+    assert status == 200
+    openapi.check_response(NOTES_SPEC, "POST", "/crm/v3/objects/notes/batch/read", 200, body)
+    assert body["results"][0]["properties"]["hs_note_body"] == "Form sent"
+    assert body["results"][0]["properties"]["hs_timestamp"] == "2024-05-01T12:00:00.000Z"
 
 
 def test_association_labels_list_hubspot_defined_types(sdk, wire, openapi):

@@ -9,7 +9,7 @@ import pytest
 from hubspot.crm.contacts import ApiException
 from hubspot.crm.contacts.exceptions import NotFoundException
 
-CONTACTS_SPEC = "crm-contacts-v3.json"
+from tests.crm.sandbox.bodies import CONTACTS_SPEC
 
 
 def _create(sdk, **properties):

@@ -21,6 +21,7 @@ from hubspot.crm.contacts.exceptions import ApiException, ServiceException, Unau
 from hubspot.crm.owners.exceptions import ApiException as OwnersApiException
 
 from crm.sandbox import Fault, FaultPlan, SandboxServer
+from crm.sandbox.faults import is_write
 
 REPO = Path(__file__).resolve().parents[3]
 TOKEN = "sandbox-token"
@@ -44,6 +45,19 @@ def create(sdk: Any, email: str, **kwargs: Any) -> Any:
 
 def emails(sandbox: Any) -> list[str]:
     return [c["properties"]["email"] for c in sandbox.contacts()]
+
+
+def batch_write(sdk: Any, operation: str, addresses: list[str], **kwargs: Any) -> Any:
+    """A contacts batch ``create`` or ``upsert`` of ``addresses``, traced as the product
+    sends it."""
+    if operation == "create":
+        inputs = [{"properties": {"email": a}, "objectWriteTraceId": a} for a in addresses]
+    else:
+        inputs = [
+            {"idProperty": "email", "id": a, "properties": {}, "objectWriteTraceId": a}
+            for a in addresses
+        ]
+    return getattr(sdk.crm.contacts.batch_api, operation)({"inputs": inputs}, **kwargs)
 
 
 def wait_for_log(sandbox: Any, entry: tuple[str, str, int], timeout_s: float = 5.0) -> None:
@@ -107,14 +121,25 @@ def test_a_seeded_error_rate_is_about_right_reproducible_and_counted(sdk, faults
 # --- timeouts and lost answers --------------------------------------------------------------
 
 
-def test_a_timeout_outlasts_the_client_yet_the_write_lands(sdk, sandbox, faults):
+@pytest.mark.parametrize(
+    ("write", "answered"),
+    [
+        (lambda sdk, **kw: create(sdk, "slow@example.com", **kw), (CONTACTS, 201)),
+        (
+            lambda sdk, **kw: batch_write(sdk, "upsert", ["slow@example.com"], **kw),
+            (CONTACTS + "/batch/upsert", 200),
+        ),
+    ],
+    ids=["create", "batch upsert"],
+)
+def test_a_timeout_outlasts_the_client_yet_the_write_lands(sdk, sandbox, faults, write, answered):
     faults.configure(timeout_rate=1, timeout_s=0.45)
     started = time.monotonic()
     with pytest.raises(urllib3.exceptions.ReadTimeoutError):
-        create(sdk, "slow@example.com", _request_timeout=0.2)
+        write(sdk, _request_timeout=0.2)
     assert time.monotonic() - started < 0.4  # the client gave up before the answer
     assert sandbox.contacts() == []
-    wait_for_log(sandbox, ("POST", CONTACTS, 201))
+    wait_for_log(sandbox, ("POST", *answered))
     assert emails(sandbox) == ["slow@example.com"]
     assert faults.counters["timeouts"] == 1
 
@@ -142,6 +167,35 @@ def test_plain_urllib_sees_the_remote_end_close_without_a_response(server, sandb
     assert emails(sandbox) == ["raw@example.com"]
 
 
+@pytest.mark.parametrize("operation", ["create", "upsert"])
+def test_a_lost_answer_on_a_batch_write_still_wrote_every_input(sdk, sandbox, faults, operation):
+    addresses = ["b1@example.com", "b2@example.com", "b3@example.com"]
+    faults.configure(lost_answer_rate=1)
+    with pytest.raises(urllib3.exceptions.ProtocolError):
+        batch_write(sdk, operation, addresses)
+    assert faults.counters["lost_answers"] == 1
+    assert emails(sandbox) == addresses
+
+
+@pytest.mark.parametrize(
+    ("path", "writes"),
+    [
+        (CONTACTS + "/batch/create", True),
+        (CONTACTS + "/batch/upsert", True),
+        ("/crm/v3/objects/deals/batch/update", True),
+        ("/crm/v3/objects/notes/batch/archive", True),
+        ("/crm/v4/associations/deal/contact/batch/associate/default", True),
+        ("/crm/v4/associations/deal/contact/batch/create", True),
+        ("/integrators/timeline/v3/events/batch/create", True),
+        (CONTACTS + "/batch/read", False),
+        ("/crm/v4/associations/deal/note/batch/read", False),
+        (CONTACTS + "/search", False),
+    ],
+)
+def test_batch_writes_may_lose_their_answer_but_batch_reads_never(path, writes):
+    assert is_write("POST", path) is writes
+
+
 def test_answers_to_reads_are_never_lost(sdk, faults):
     faults.configure(lost_answer_rate=1)
     sdk.crm.contacts.basic_api.get_page(limit=1)
@@ -149,6 +203,8 @@ def test_answers_to_reads_are_never_lost(sdk, faults):
     sdk.crm.contacts.batch_api.read(
         {"idProperty": "email", "inputs": [{"id": "no@example.com"}], "properties": []}
     )
+    sdk.crm.objects.notes.batch_api.read({"inputs": [{"id": "1"}], "properties": []})
+    sdk.crm.associations.v4.batch_api.get_page("deal", "note", {"inputs": [{"id": "1"}]})
     assert faults.counters["lost_answers"] == 0
 
 

@@ -7,7 +7,7 @@ import uuid
 import pytest
 from hubspot.crm.contacts.exceptions import UnauthorizedException
 
-CONTACTS_SPEC = "crm-contacts-v3.json"
+from tests.crm.sandbox.bodies import CONTACTS_SPEC
 
 
 def _is_uuid4(value: str) -> bool:

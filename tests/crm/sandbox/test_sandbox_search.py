@@ -7,7 +7,8 @@ import json
 import pytest
 from hubspot.crm.contacts import ApiException
 
-CONTACTS_SPEC = "crm-contacts-v3.json"
+from tests.crm.sandbox.bodies import CONTACTS_SPEC
+
 LAG = 2.0  # the sandbox default search_lag_s
 
 

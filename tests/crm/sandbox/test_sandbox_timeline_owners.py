@@ -8,9 +8,11 @@ import pytest
 from hubspot.crm.contacts import ApiException as ContactsApiException
 from hubspot.crm.timeline import ApiException as TimelineApiException
 
-TIMELINE_SPEC = "crm-timeline-v3.json"
+from tests.crm.sandbox.bodies import TIMELINE_SPEC
+
 OWNERS_SPEC = "crm-owners-v3.json"
 APP_ID = 424242
+TIMELINE_BATCH = "/integrators/timeline/v3/events/batch/create"
 
 
 @pytest.fixture
@@ -55,6 +57,24 @@ def test_timeline_event_rejects_unknown_template_and_token(sdk, template_id):
         )
     assert unknown_token.value.status == 400
     assert json.loads(unknown_token.value.body)["category"] == "VALIDATION_ERROR"
+
+
+def test_timeline_batch_create_answers_201_or_a_207_naming_the_bad_event(
+    sdk, wire, openapi, sandbox, template_id
+):
+    create_batch = sdk.crm.timeline.events_api.create_batch
+    good = {"eventTemplateId": template_id, "email": "tl@example.com", "tokens": {"fileName": "a"}}
+    status, body, _ = wire(create_batch, {"inputs": [good]})
+    assert status == 201
+    openapi.check_response(TIMELINE_SPEC, "POST", TIMELINE_BATCH, 201, body)
+
+    unknown_token = {**good, "tokens": {"nope": "1"}}
+    status, body, _ = wire(create_batch, {"inputs": [good, unknown_token]})
+    assert status == 207
+    openapi.check_response(TIMELINE_SPEC, "POST", TIMELINE_BATCH, 207, body)
+    assert (len(body["results"]), body["numErrors"]) == (1, 1)
+    assert body["errors"][0]["category"] == "VALIDATION_ERROR"
+    assert len(sandbox.events) == 2
 
 
 def test_templates_need_the_developer_key(http):
