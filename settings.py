@@ -41,9 +41,18 @@ class Settings(BaseSettings):
     hubspot_max_retries: int = Field(3, ge=0)
     hubspot_retry_delay: int = Field(1000, ge=0, description="first retry delay, milliseconds")
     hubspot_max_retry_delay: int = Field(60_000, ge=1, description="retry delay cap, milliseconds")
-    hubspot_cb_threshold: int = Field(5, ge=1)
+    hubspot_cb_threshold: int = Field(
+        5, ge=1, description="failures within the window that may open the breaker"
+    )
+    hubspot_cb_failure_rate: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="share of the window's latest calls (40 at most) that must fail, as "
+        "well as the threshold, to open the breaker",
+    )
     hubspot_cb_timeout: float = Field(120.0, gt=0, description="seconds the breaker stays open")
-    hubspot_cb_window: float = Field(60.0, gt=0, description="seconds failures are counted over")
+    hubspot_cb_window: float = Field(60.0, gt=0, description="seconds calls are judged over")
     hubspot_owner_id: str | None = None
     hubspot_portal_id: str | None = None
     hubspot_app_id: str | None = None

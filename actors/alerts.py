@@ -63,7 +63,8 @@ class Measurements:
     @property
     def breaker_open_s(self) -> float:
         """Seconds the breaker has been open; 0 when it is not."""
-        return self.now - self.breaker.since if self.breaker.state == "open" else 0.0
+        since = self.breaker.since
+        return self.now - since if self.breaker.state == "open" and since is not None else 0.0
 
     @property
     def usage(self) -> float:

@@ -20,9 +20,10 @@ from crm.client import CallRecord
 from storage.runner import database
 from storage.tables import HubSpotCall
 
-#: The submission whose sync is making calls, so each row names it.
-current_submission: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "current_submission", default=None
+#: What the calls being made are for: (the record's id, or a sync batch's id), so each
+#: row names it.
+_current: contextvars.ContextVar[tuple[str | None, uuid.UUID | None]] = contextvars.ContextVar(
+    "current_record", default=(None, None)
 )
 
 
@@ -49,8 +50,13 @@ class CallAudit:
         pass
 
     def after_call(self, record: CallRecord) -> None:
-        error = record.error
-        submission_id = current_submission.get()
+        # A batch write that HubSpot took but refused inputs of is logged as its first
+        # refusal, so the error figures count it; the leads concerned carry the detail.
+        error = record.error or (record.refused[0] if record.refused else None)
+        described = error.describe() if error else None
+        if error is not None and record.error is None:
+            described = f"{len(record.refused)} input(s) refused; the first: {described}"
+        submission_id, batch_id = _current.get()
         row = {
             "at": dt.datetime.now(dt.UTC),  # the call's time, not the write's
             "operation": record.operation,
@@ -59,24 +65,28 @@ class CallAudit:
             "duration_ms": round(record.duration_ms, 2),
             "object_id": record.object_id,
             "submission_id": uuid.UUID(submission_id) if submission_id else None,
+            "batch_id": batch_id,
             "correlation_id": (error.correlation_id if error else None)
             or record.headers.get("x-hubspot-correlation-id"),
-            "error": mask_emails(error.describe()) if error else None,
+            "error": mask_emails(described) if described else None,
         }
         with self._lock:
             self._rows.append(row)
             del self._rows[:-MAX_BUFFERED]
 
     @contextlib.contextmanager
-    def logged_under(self, record_id: str | None) -> Iterator[None]:
-        """A job's HubSpot calls, filed under the record they are made for and written
-        when the job ends (success or not). The context is reset after: a worker thread
-        keeps it, and its next job's calls are not this record's."""
-        audited = current_submission.set(record_id)
+    def logged_under(
+        self, record_id: str | None, *, batch_id: uuid.UUID | None = None
+    ) -> Iterator[None]:
+        """A job's HubSpot calls, filed under the record they are made for (or the sync
+        batch, whose members `sync_batch_members` lists) and written when the job ends
+        (success or not). The context is reset after: a worker thread keeps it, and its
+        next job's calls are not this record's."""
+        audited = _current.set((record_id, batch_id))
         try:
             yield
         finally:
-            current_submission.reset(audited)
+            _current.reset(audited)
             database.run(self.flush())
 
     async def flush(self) -> int:

@@ -17,7 +17,7 @@ from dramatiq.middleware import Middleware
 from actors import sync_control
 from actors.alerts import run_alert_checks
 from actors.broker import redis_client
-from actors.sync import sync_submission
+from actors.sync import wake_up
 from actors.uploads import upload_housekeeping
 from settings import get_settings
 from storage.admin import purge_expired_sessions
@@ -36,9 +36,8 @@ def sweep_stale_submissions() -> int:
     if sync_control.is_paused():
         return 0
     ids = database.run(claim_stale_submissions(get_settings().sweep_grace))
-    for submission_id in ids:
-        sync_submission.send(str(submission_id))
     if ids:
+        wake_up(ids[0])  # a drain takes every due row, a batch at a time
         log.info("sweeper re-queued %d stale submission(s)", len(ids))
     return len(ids)
 

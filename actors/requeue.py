@@ -14,7 +14,7 @@ import dramatiq
 
 from actors import broker as _broker  # noqa: F401  (the broker must exist before actors)
 from actors import sync_control
-from actors.sync import sync_submission
+from actors.sync import wake_up
 from actors.uploads import enqueue, record_upload_in_crm
 from storage import submissions, uploads
 from storage.runner import database
@@ -50,12 +50,11 @@ def queue_waiting_work() -> None:
 
 
 def _queue_batches(next_batch: Callable[[], Coroutine[Any, Any, list[uuid.UUID]]]) -> int:
-    """Move every batch `next_batch` finds to `pending`, queueing a sync for each row while
+    """Move every batch `next_batch` finds to `pending`, waking a drain for it while
     syncing runs; while paused the rows wait for the resume to queue them. Returns the count."""
     count = 0
     while ids := database.run(next_batch()):
         if not sync_control.is_paused():
-            for submission_id in ids:
-                sync_submission.send(str(submission_id))
+            wake_up(ids[0])  # one drain per batch moved: a worker per free batch slot
         count += len(ids)
     return count

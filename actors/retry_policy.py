@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 from typing import Any
 
 from dramatiq.middleware import CurrentMessage
@@ -22,6 +23,20 @@ def retry_options() -> dict[str, Any]:
         "min_backoff": max(settings.hubspot_retry_delay, 1),
         "max_backoff": settings.hubspot_max_retry_delay,
     }
+
+
+def backoff_s(retries: int, *, no_answer: bool = False) -> float:
+    """Seconds before retry number `retries` (1 for the first): the first delay doubled per
+    retry up to the longest, with jitter so batches that failed together come back apart.
+
+    After no answer at all HubSpot may still be doing the write: wait at least three
+    timeouts, so the retry finds what it did instead of repeating it.
+    """
+    settings = get_settings()
+    first_s = max(settings.hubspot_retry_delay, 1) / 1000
+    delay_s = min(settings.hubspot_max_retry_delay / 1000, first_s * 2 ** max(retries - 1, 0))
+    delay_s *= random.uniform(0.5, 1.0)
+    return max(delay_s, settings.hubspot_timeout * 3) if no_answer else delay_s
 
 
 def last_attempt() -> bool:

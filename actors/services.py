@@ -29,6 +29,7 @@ def circuit_breaker() -> CircuitBreaker:
     return CircuitBreaker(
         redis_client(),
         threshold=settings.hubspot_cb_threshold,
+        failure_rate=settings.hubspot_cb_failure_rate,
         window_s=settings.hubspot_cb_window,
         open_timeout_s=settings.hubspot_cb_timeout,
     )

@@ -1,129 +1,253 @@
-"""`sync_submission`: take one stored submission to HubSpot, exactly once in effect.
+"""`sync_submission`: drain waiting submissions to HubSpot, up to a hundred per batch.
 
-Each run claims the row, resumes from the progress it records, and settles it:
-`synced`, back to `pending` for a retry, or `failed` with HubSpot's message.
+A message is a wake-up. Its worker takes one of the request budget's batch slots (or
+leaves the work to the workers holding them, who claim again while rows are due), claims
+the named row and the other due ones under one lease, syncs them with `BatchSync`, and
+settles each row: `synced`, `failed` with HubSpot's reason, or `pending` with a due time
+and a wake-up for it. A lone submission is a batch of one: it goes straight through.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import dramatiq
 
 from actors import broker as _broker  # noqa: F401  (the broker must exist before actors)
 from actors import sync_control
-from actors.retry_policy import RETRYABLE, epoch, last_attempt, moment, retry_options
-from actors.services import call_audit, crm_service
+from actors.broker import redis_client
+from actors.retry_policy import RETRYABLE, backoff_s, epoch, moment, retry_options
+from actors.services import call_audit, circuit_breaker, crm_service, rate_limiter
+from crm.batch_sync import Lead, SubmissionPayload, SyncProgress, WrittenContact
 from crm.breaker import BreakerOpen
-from crm.errors import ErrorKind, HubSpotError
-from crm.service import SubmissionPayload, SyncProgress, WriteInDoubt
+from crm.client import MAX_BATCH_INPUTS
+from crm.errors import ErrorKind, HubSpotError, WriteInDoubt
 from settings import get_settings
 from storage import submissions
 from storage.runner import database
+from storage.submissions import Batch, Settlement
 from storage.tables import Submission
 
 log = logging.getLogger(__name__)
 
-
-class LeaseLost(Exception):
-    """This worker's claim on the row ran out and another worker has it now."""
+#: Submissions per batch: as many as HubSpot takes in one batch call.
+BATCH_SIZE = MAX_BATCH_INPUTS
+#: Seconds one message drains before handing on to a fresh message (well inside
+#: Dramatiq's time limit, and so other queued work gets its turn).
+DRAIN_S = 60.0
+#: Longest a batch slot is held without a renewal; a dead worker's slot frees after it.
+SLOT_HOLD_S = 60.0
+#: Set when a wake-up found every batch slot taken: the next holder to let go claims again.
+WANTED_KEY = "leadsync:sync:wanted"
+#: Seconds a row waits after a failure of our own (a bug, the database) before a retry.
+INTERNAL_ERROR_WAIT_S = 10.0
 
 
 @dramatiq.actor(queue_name="crm", **retry_options())
-def sync_submission(submission_id: str) -> None:
-    if sync_control.held_back(sync_submission, submission_id):
+def sync_submission(submission_id: str = "") -> None:
+    """Sync what waits, `submission_id` (if any) among the first."""
+    if sync_control.held_back(sync_submission, submission_id, once=True):
         return
-    row = database.run(submissions.claim_for_sync(submission_id, get_settings().sync_lease))
-    if row is None:
-        log.info("submission %s is not pending or is held by another worker", submission_id)
-        return
-    with call_audit().logged_under(submission_id):
-        _run_steps(row)
+    drain(submission_id or None)
 
 
-def _run_steps(row: Submission) -> None:
-    """Resume the sync from the row's progress, then settle the row."""
-    submission_id = str(row.id)
+def drain(first: str | None = None) -> None:
+    """Claim and sync batches while rows are due, `first` in the first one.
 
-    def save(step: SyncProgress) -> None:
-        columns = _progress_columns(step)
-        lease_s = get_settings().sync_lease
-        if not database.run(
-            submissions.record_progress(submission_id, columns, row.attempts, lease_s)
-        ):
-            raise LeaseLost(submission_id)
+    Without a free batch slot, leave a word (`WANTED_KEY`) and try once more: a holder
+    reads the word after letting its slot go and claims again, so a row queued while
+    every slot was busy is never left for the sweeper.
+    """
+    deadline = time.monotonic() + DRAIN_S
+    asked = False
+    while True:
+        with rate_limiter().batch_slot(min(get_settings().sync_lease, SLOT_HOLD_S)) as slot:
+            if slot is not None and not _sync_batches(first, slot.renew, deadline):
+                return
+        if slot is None:
+            if asked:
+                return
+            redis_client().set(WANTED_KEY, "1", ex=int(DRAIN_S))
+            asked = True
+        elif not redis_client().getdel(WANTED_KEY):
+            return
+        first = None
 
+
+def _sync_batches(first: str | None, renew: Callable[[], None], deadline: float) -> bool:
+    """Claim and sync until nothing is due; False when the drain must stop instead (paused,
+    breaker open, or its time is up: a fresh message goes on)."""
+    lease_s = get_settings().sync_lease
+    while batch := database.run(submissions.claim_batch(BATCH_SIZE, lease_s, first)):
+        first = None
+        if len(batch.rows) == BATCH_SIZE:
+            wake_up()  # more may wait: let another worker take a free slot
+        sync_batch(batch, renew)
+        if _stopped():
+            return False
+        if time.monotonic() > deadline:
+            wake_up()
+            return False
+    return True
+
+
+def sync_batch(batch: Batch, renew: Callable[[], None] = lambda: None) -> None:
+    """Sync one claimed batch and settle each of its rows."""
+    leads = {row.id: _lead(row) for row in batch.rows}
+    saved = {row_id: dataclasses.replace(lead.progress) for row_id, lead in leads.items()}
+    lease_s = get_settings().sync_lease
+
+    def save(changed: Sequence[Lead]) -> None:
+        rows = {_id(lead): lead for lead in changed if lead.progress != saved[_id(lead)]}
+        columns = {
+            row_id: _progress_columns(saved[row_id], lead.progress) for row_id, lead in rows.items()
+        }
+        held = database.run(submissions.record_progress(batch.id, columns, lease_s))
+        for row_id, lead in rows.items():
+            lead.held = row_id in held
+            saved[row_id] = dataclasses.replace(lead.progress)
+        renew()
+
+    with call_audit().logged_under(None, batch_id=batch.id):
+        try:
+            crm_service().sync_leads(list(leads.values()), save, _written(batch))
+        except (HubSpotError, BreakerOpen, WriteInDoubt) as exc:
+            _settle(batch, leads, exc)
+        except Exception as exc:
+            _settle(batch, leads, exc)
+            raise
+        else:
+            _settle(batch, leads, None)
+
+
+def wake_up(first: uuid.UUID | str | None = None, delay_s: float = 0.0) -> None:
+    """Queue a drain; a broker that fails is logged: the sweeper finds the rows anyway."""
     try:
-        crm_service().sync(_payload(row), _progress(row), save)
-    except LeaseLost:
-        log.warning("submission %s was taken over by another worker; leaving it", submission_id)
-    except (BreakerOpen, WriteInDoubt) as exc:
-        _wait_and_resend(submission_id, exc.retry_after_s, str(exc))
-    except HubSpotError as exc:
-        _settle_failure(submission_id, exc)
-    except Exception as exc:
-        database.run(submissions.release(submission_id, "pending", f"internal error: {exc!r}"))
-        raise
-    else:
-        database.run(submissions.mark_synced(submission_id))
+        delay_ms = int(delay_s * 1000) or None  # a delay of 0 would go to the delay queue
+        sync_submission.send_with_options(args=(str(first or ""),), delay=delay_ms)
+    except Exception:
+        log.exception("could not queue a sync; the sweeper will")
 
 
-def _wait_and_resend(submission_id: str, delay_s: float, reason: str) -> None:
-    """HubSpot asked us to wait (429) or is paused (breaker): no retry is used up."""
-    delay_s = max(delay_s, 0.1)
-    database.run(submissions.release(submission_id, "pending", reason, retry_in_s=delay_s))
-    sync_submission.send_with_options(args=(submission_id,), delay=int(delay_s * 1000))
+def _stopped() -> bool:
+    """Syncing was paused, or the breaker opened: stop claiming (a wake-up is queued)."""
+    return sync_control.is_paused() or circuit_breaker().remaining_open_s() > 0
 
 
-def _settle_failure(submission_id: str, exc: HubSpotError) -> None:
-    if exc.kind is ErrorKind.RATE_LIMITED:
-        _wait_and_resend(submission_id, exc.retry_after_s or 10.0, exc.describe())
-        return
-    log.warning("sync of %s failed: %s", submission_id, exc.describe())
-    error, correlation_id = exc.describe(), exc.correlation_id
-    if exc.kind in RETRYABLE and not last_attempt():
-        retry_in_s = get_settings().hubspot_max_retry_delay / 1000
-        database.run(
-            submissions.release(submission_id, "pending", error, correlation_id, retry_in_s)
+def _settle(batch: Batch, leads: dict[uuid.UUID, Lead], interrupted: Exception | None) -> None:
+    retries = {row.id: row.retries for row in batch.rows}
+    settlements: dict[uuid.UUID, Settlement] = {}
+    delays: dict[int, float] = {}  # one backoff per retry count: rows come back together
+    for row_id, lead in leads.items():
+        if not lead.held:
+            continue
+        if lead.progress.done:
+            settlements[row_id] = Settlement("synced")
+            continue
+        problem = lead.problem or interrupted
+        settlements[row_id] = _settlement(problem, retries[row_id], delays)
+        if problem is not None and settlements[row_id].status == "failed":
+            log.warning("sync of %s failed: %s", row_id, settlements[row_id].error)
+    database.run(submissions.settle_batch(batch.id, settlements))
+    _wake_for(settlements)
+
+
+def _settlement(problem: Exception | None, retries: int, delays: dict[int, float]) -> Settlement:
+    """How a row that did not finish is left: waiting (a pause or a retry) or failed."""
+    if isinstance(problem, BreakerOpen | WriteInDoubt):
+        return Settlement(
+            "pending", str(problem), retry_in_s=problem.retry_after_s, retries=retries
         )
-        if exc.status == 0:
-            # No answer: HubSpot may still be doing the write. Look again only after it
-            # has had another full timeout to land, so the retry finds it.
-            delay_ms = int(get_settings().hubspot_timeout * 3000)
-            raise dramatiq.Retry(exc.describe(), delay=delay_ms) from exc
-        raise exc
-    database.run(submissions.release(submission_id, "failed", error, correlation_id))
+    if not isinstance(problem, HubSpotError):  # our own fault: the row waits for a fix
+        error = f"internal error: {problem!r}"
+        return Settlement("pending", error, retry_in_s=INTERNAL_ERROR_WAIT_S, retries=retries)
+    error, correlation_id = problem.describe(), problem.correlation_id
+    if problem.kind is ErrorKind.RATE_LIMITED:
+        wait_s = problem.retry_after_s or 10.0
+        return Settlement("pending", error, correlation_id, wait_s, retries)
+    if problem.kind in RETRYABLE and retries < get_settings().hubspot_max_retries:
+        if retries + 1 not in delays:
+            delays[retries + 1] = backoff_s(retries + 1, no_answer=problem.status == 0)
+        return Settlement("pending", error, correlation_id, delays[retries + 1], retries + 1)
+    return Settlement(
+        "failed", error, correlation_id, retries=retries + (problem.kind in RETRYABLE)
+    )
 
 
-def _payload(row: Submission) -> SubmissionPayload:
-    return SubmissionPayload(
+def _wake_for(settlements: dict[uuid.UUID, Settlement]) -> None:
+    """One wake-up for each due time the waiting rows were given."""
+    due: dict[float, uuid.UUID] = {}
+    for row_id, settlement in settlements.items():
+        if settlement.status == "pending" and settlement.retry_in_s is not None:
+            due.setdefault(round(settlement.retry_in_s, 1), row_id)
+    for delay_s, row_id in due.items():
+        wake_up(row_id, delay_s)
+
+
+def _written(batch: Batch) -> dict[str, list[WrittenContact]]:
+    """Submissions of the batch's e-mails sent after its oldest that are on their contact."""
+    emails = sorted({row.email for row in batch.rows if not row.hubspot_contact_id})
+    if not emails:
+        return {}
+    oldest = min(row.created_at for row in batch.rows)
+    found = database.run(submissions.written_contacts(emails, oldest))
+    return {
+        email: [WrittenContact(_ms(at), properties) for at, properties in rows]
+        for email, rows in found.items()
+    }
+
+
+def _lead(row: Submission) -> Lead:
+    payload = SubmissionPayload(
         submission_id=str(row.id),
         form_type=row.form_type,
         contact_properties=row.contact_properties,
         deal_properties=row.deal_properties,
         summary=row.summary,
-        submitted_at_ms=int(row.created_at.timestamp() * 1000),
+        submitted_at_ms=_ms(row.created_at),
     )
-
-
-def _progress(row: Submission) -> SyncProgress:
-    return SyncProgress(
+    progress = SyncProgress(
         contact_id=row.hubspot_contact_id,
         deal_id=row.hubspot_deal_id,
         association_verified=row.association_verified_at is not None,
         activity_attempted_at=epoch(row.activity_attempted_at),
         activity_id=row.hubspot_activity_id,
     )
+    return Lead(payload, progress)
 
 
-def _progress_columns(progress: SyncProgress) -> dict[Any, Any]:
+def _progress_columns(before: SyncProgress, after: SyncProgress) -> dict[Any, Any]:
+    """The columns of what changed between two saves."""
     now = dt.datetime.now(dt.UTC)
-    return {
-        Submission.hubspot_contact_id: progress.contact_id,
-        Submission.hubspot_deal_id: progress.deal_id,
-        Submission.association_verified_at: now if progress.association_verified else None,
-        Submission.activity_attempted_at: moment(progress.activity_attempted_at),
-        Submission.hubspot_activity_id: progress.activity_id,
+    stored = {
+        "contact_id": (Submission.hubspot_contact_id, after.contact_id),
+        "deal_id": (Submission.hubspot_deal_id, after.deal_id),
+        "association_verified": (
+            Submission.association_verified_at,
+            now if after.association_verified else None,
+        ),
+        "activity_attempted_at": (
+            Submission.activity_attempted_at,
+            moment(after.activity_attempted_at),
+        ),
+        "activity_id": (Submission.hubspot_activity_id, after.activity_id),
     }
+    return {
+        column: value
+        for name, (column, value) in stored.items()
+        if getattr(before, name) != getattr(after, name)
+    }
+
+
+def _id(lead: Lead) -> uuid.UUID:
+    return uuid.UUID(lead.payload.submission_id)
+
+
+def _ms(moment_: dt.datetime) -> int:
+    return int(moment_.timestamp() * 1000)

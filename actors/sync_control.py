@@ -5,9 +5,10 @@ claiming the row (it stays `pending`, no retry is used) and the periodic jobs qu
 HubSpot work; forms are still accepted and stored, and uploads still analysed. A sync
 already under way finishes. Resuming queues every waiting row again (`actors.requeue`).
 
-Redis key: `leadsync:sync:paused` holds the epoch seconds the pause began; absent means
+Redis keys: `leadsync:sync:paused` holds the epoch seconds the pause began; absent means
 syncing runs. It lives in the Redis of the breaker, so the embedded (in-memory) Redis
-forgets a pause when the process restarts.
+forgets a pause when the process restarts. `leadsync:sync:wake:<actor>` exists while one
+wake-up waits for the breaker to let calls through.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from actors.services import circuit_breaker
 log = logging.getLogger(__name__)
 
 PAUSED_KEY = "leadsync:sync:paused"
+#: Set while a wake-up waits for the breaker to let calls through again (`held_back`).
+WAKE_KEY = "leadsync:sync:wake"
 
 
 def pause() -> bool:
@@ -46,14 +49,21 @@ def is_paused() -> bool:
     return bool(redis_client().exists(PAUSED_KEY))
 
 
-def held_back(actor: dramatiq.Actor, record_id: str) -> bool:
+def held_back(actor: dramatiq.Actor, record_id: str, *, once: bool = False) -> bool:
     """Whether a HubSpot job for `record_id` must not run now, neither claiming its row nor
     using a retry: syncing is paused (the row waits for the resume to queue it again), or
-    the breaker is open (the job comes back when the breaker lets probes through)."""
+    the breaker is open (the job comes back when the breaker lets probes through).
+
+    With `once`, the actor's messages are wake-ups for whatever waits: of the thousands a
+    backlog may hold, one comes back per open breaker, the rest are dropped.
+    """
     if is_paused():
         log.info("syncing is paused; %s(%s) waits for the resume", actor.actor_name, record_id)
         return True
     if (open_s := circuit_breaker().remaining_open_s()) > 0:
-        actor.send_with_options(args=(record_id,), delay=int(open_s * 1000))
+        delay_ms = max(1, int(open_s * 1000))
+        key = f"{WAKE_KEY}:{actor.actor_name}"
+        if not once or redis_client().set(key, "1", nx=True, px=delay_ms):
+            actor.send_with_options(args=(record_id,), delay=delay_ms)
         return True
     return False

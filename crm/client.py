@@ -6,16 +6,20 @@ Every call goes through `_call`, which times it, turns SDK and transport excepti
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import html
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import hubspot
 import urllib3
 
 from crm.errors import ErrorKind, HubSpotError
+
+T = TypeVar("T")
 
 #: HubSpot-defined association type ids, from the SDK's `association_type` table.
 DEAL_TO_CONTACT = 3
@@ -23,11 +27,52 @@ NOTE_TO_CONTACT = 202
 NOTE_TO_DEAL = 214
 
 
+#: HubSpot's cap on the inputs of one batch call.
+MAX_BATCH_INPUTS = 100
+
+
 @dataclass(frozen=True)
 class HubSpotObject:
     id: str
     properties: dict[str, str | None]
     created: bool = False
+    #: The `objectWriteTraceId` the input carried, echoed in a batch answer.
+    trace_id: str | None = None
+
+
+@dataclass(frozen=True)
+class InputError:
+    """One input HubSpot refused inside a batch answer (207), named by its trace id."""
+
+    trace_ids: tuple[str, ...]
+    error: HubSpotError
+
+
+@dataclass(frozen=True)
+class BatchAnswer:
+    """What HubSpot did with each input of a batch write: written, or refused and why.
+
+    An input in neither list got no answer of its own: the caller cannot tell whether
+    it was written.
+    """
+
+    results: list[HubSpotObject] = field(default_factory=list)
+    errors: list[InputError] = field(default_factory=list)
+
+    def merged(self, other: BatchAnswer) -> BatchAnswer:
+        return BatchAnswer(self.results + other.results, self.errors + other.errors)
+
+
+@dataclass(frozen=True)
+class WriteInput:
+    """One input of a batch write; `trace_id` must be unique in its batch."""
+
+    trace_id: str
+    properties: Mapping[str, str]
+    #: For upserts: the value of the unique `id_property` that finds the object.
+    id_value: str | None = None
+    #: For creates: (object id, association type id) pairs to associate at once.
+    associations: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -40,6 +85,8 @@ class CallRecord:
     headers: Mapping[str, str] = field(default_factory=dict)
     error: HubSpotError | None = None
     object_id: str | None = None
+    #: Inputs a batch write's 207 answer refused, each with HubSpot's reason.
+    refused: tuple[HubSpotError, ...] = ()
 
 
 class CallHook(Protocol):
@@ -69,11 +116,13 @@ class HubSpotClient:
         self.hooks = list(hooks)
         # Each SDK accessor builds a new connection pool; keep the ones we use.
         self._contacts = sdk.crm.contacts.basic_api
+        self._contacts_batch = sdk.crm.contacts.batch_api
         self._deals = sdk.crm.deals.basic_api
         self._deals_batch = sdk.crm.deals.batch_api
         self._notes = sdk.crm.objects.notes.basic_api
         self._notes_batch = sdk.crm.objects.notes.batch_api
         self._associations = sdk.crm.associations.v4.basic_api
+        self._associations_batch = sdk.crm.associations.v4.batch_api
         self._properties = sdk.crm.properties.core_api
         self._pipelines = sdk.crm.pipelines.pipelines_api
         self._timeline = sdk.crm.timeline.events_api
@@ -117,26 +166,50 @@ class HubSpotClient:
             {"objectId": email.lower(), "idProperty": "email"},
         )
 
+    def read_contacts_by_email(
+        self, emails: Iterable[str], properties: Iterable[str] = ()
+    ) -> dict[str, HubSpotObject]:
+        """The contacts holding these e-mails, keyed by lower-cased e-mail; unknown ones are
+        left out. A read by unique id is consistent at once, unlike the lagging search index."""
+        wanted = ["email", *properties]
+        found: dict[str, HubSpotObject] = {}
+        for chunk in _chunks(sorted({email.lower() for email in emails})):
+            body = {
+                "idProperty": "email",
+                "inputs": [{"id": email} for email in chunk],
+                "properties": wanted,
+                "propertiesWithHistory": [],
+            }
+            data = self._call("read_contacts", self._contacts_batch.read_with_http_info, body)
+            for item in data.get("results") or []:
+                contact = _object(item)
+                found[str(contact.properties.get("email") or "").lower()] = contact
+        return found
+
+    def upsert_contacts(self, inputs: Sequence[WriteInput]) -> BatchAnswer:
+        """Create or update contacts by e-mail (each input's `id_value`) in one call."""
+        body = {"inputs": [_upsert_input("email", item) for item in inputs]}
+        return self._batch_write(
+            "upsert_contacts", self._contacts_batch.upsert_with_http_info, body, inputs, "email"
+        )
+
     # Deals
 
-    def create_deal(
-        self, properties: Mapping[str, str], contact_id: str | None = None
-    ) -> HubSpotObject:
-        body: dict[str, Any] = {"properties": dict(properties)}
-        if contact_id:
-            body["associations"] = [_association(contact_id, DEAL_TO_CONTACT)]
-        return _object(
-            self._call("create_deal", self._deals.create_with_http_info, body), created=True
+    def create_deals(self, inputs: Sequence[WriteInput], key_property: str) -> BatchAnswer:
+        """Create deals with their associations in one call. `key_property` is a unique
+        property every input carries: it finds the input of an answer without a trace id."""
+        body = {"inputs": [_create_input(item) for item in inputs]}
+        return self._batch_write(
+            "create_deals", self._deals_batch.create_with_http_info, body, inputs, key_property
         )
 
-    def update_deal(self, deal_id: str, properties: Mapping[str, str]) -> HubSpotObject:
-        data = self._call(
-            "update_deal",
-            self._deals.update_with_http_info,
-            deal_id,
-            {"properties": dict(properties)},
+    def upsert_deals(self, id_property: str, inputs: Sequence[WriteInput]) -> BatchAnswer:
+        """Create or update the deals whose unique `id_property` holds each input's
+        `id_value`: HubSpot enforces the uniqueness, so a lost answer never duplicates one."""
+        body = {"inputs": [_upsert_input(id_property, item) for item in inputs]}
+        return self._batch_write(
+            "upsert_deals", self._deals_batch.upsert_with_http_info, body, inputs, id_property
         )
-        return _object(data)
 
     def archive_deal(self, deal_id: str) -> None:
         """Move the deal to HubSpot's recycle bin (restorable there for 90 days, then gone).
@@ -145,48 +218,28 @@ class HubSpotClient:
         """
         self._call("archive_deal", self._deals.archive_with_http_info, str(deal_id))
 
-    def upsert_deal(
-        self, id_property: str, id_value: str, properties: Mapping[str, str]
-    ) -> HubSpotObject:
-        """Create or update the deal whose unique `id_property` is `id_value`.
-
-        HubSpot enforces the uniqueness, so a retry after a lost answer finds the same deal.
-        """
-        body = {
-            "inputs": [{"idProperty": id_property, "id": id_value, "properties": dict(properties)}]
-        }
-        data = self._call("upsert_deal", self._deals_batch.upsert_with_http_info, body)
-        errors = data.get("errors") or []
-        if errors or not data.get("results"):
-            first = errors[0] if errors else {}
-            raise HubSpotError(
-                ErrorKind.PERMANENT,
-                str(first.get("message", "deal upsert failed")),
-                status=int(first.get("status") or 0) or 400,
-                operation="upsert_deal",
-                category=first.get("category"),
-            )
-        result = data["results"][0]
-        return _object(result, created=bool(result.get("new")))
-
     # Associations
 
-    def associate_deal_with_contact(self, deal_id: str, contact_id: str) -> list[int]:
-        """Default-associate, returning the type ids HubSpot reports as now in place."""
+    def associate_deals_with_contacts(
+        self, pairs: Sequence[tuple[str, str]]
+    ) -> set[tuple[str, str]]:
+        """Default-associate each (deal, contact); returns the pairs HubSpot reports as now
+        associated deal -> contact, so a 2xx without them is not taken for success."""
+        body = {
+            "inputs": [{"from": {"id": deal}, "to": {"id": contact}} for deal, contact in pairs]
+        }
         data = self._call(
-            "associate_deal_contact",
-            self._associations.create_default_with_http_info,
+            "associate_deals_contacts",
+            self._associations_batch.create_default_with_http_info,
             "deal",
-            deal_id,
             "contact",
-            contact_id,
+            body,
         )
-        return [
-            int(result["association_spec"]["association_type_id"])
+        return {
+            (str(result["_from"]["id"]), str(result["to"]["id"]))
             for result in data.get("results") or []
-            if str(result.get("_from", {}).get("id")) == str(deal_id)
-            and str(result.get("to", {}).get("id")) == str(contact_id)
-        ]
+            if int(result["association_spec"]["association_type_id"]) == DEAL_TO_CONTACT
+        }
 
     def associated_ids(self, from_type: str, from_id: str, to_type: str) -> list[str]:
         ids: list[str] = []
@@ -202,9 +255,31 @@ class HubSpotClient:
                 **kwargs,
             )
             ids += [str(item["to_object_id"]) for item in data.get("results") or []]
-            after = ((data.get("paging") or {}).get("next") or {}).get("after")
+            after = _next_page(data)
             if not after:
                 return ids
+
+    def associated_ids_of(
+        self, from_type: str, from_ids: Iterable[str], to_type: str
+    ) -> dict[str, list[str]]:
+        """The `to_type` objects associated to each of `from_ids`, a hundred per call;
+        ids with none are left out."""
+        found: dict[str, list[str]] = {}
+        for chunk in _chunks(list(dict.fromkeys(from_ids))):
+            body = {"inputs": [{"id": from_id} for from_id in chunk]}
+            data = self._call(
+                "read_associations",
+                self._associations_batch.get_page_with_http_info,
+                from_type,
+                to_type,
+                body,
+            )
+            for item in data.get("results") or []:
+                from_id = str(item["_from"]["id"])
+                found[from_id] = [str(to["to_object_id"]) for to in item.get("to") or []]
+                if _next_page(item):  # hundreds of them: page through this one alone
+                    found[from_id] = self.associated_ids(from_type, from_id, to_type)
+        return found
 
     # Activities
 
@@ -218,52 +293,59 @@ class HubSpotClient:
 
         `data` carries `body` (HTML allowed by HubSpot), `timestamp_ms` and optional `deal_id`.
         """
-        associations = [_association(contact_id, NOTE_TO_CONTACT)]
+        associations = [(contact_id, NOTE_TO_CONTACT)]
         if data.get("deal_id"):
-            associations.append(_association(str(data["deal_id"]), NOTE_TO_DEAL))
-        properties = {
-            "hs_timestamp": str(int(data.get("timestamp_ms") or time.time() * 1000)),
-            "hs_note_body": f"<p><strong>{activity_type}</strong></p>{data.get('body', '')}",
-        }
-        if data.get("owner_id"):
-            properties["hubspot_owner_id"] = str(data["owner_id"])
-        body = {"properties": properties, "associations": associations}
-        return _object(
-            self._call("log_activity", self._notes.create_with_http_info, body), created=True
+            associations.append((str(data["deal_id"]), NOTE_TO_DEAL))
+        note = WriteInput(
+            trace_id="",  # a single create: no trace id
+            properties=note_properties(
+                activity_type,
+                str(data.get("body", "")),
+                int(data.get("timestamp_ms") or time.time() * 1000),
+                data.get("owner_id"),
+            ),
+            associations=tuple(associations),
+        )
+        data = self._call("log_activity", self._notes.create_with_http_info, _create_input(note))
+        return _object(data, created=True)
+
+    def create_notes(self, notes: Sequence[WriteInput]) -> BatchAnswer:
+        """Create notes with their associations in one call (inputs from `note_properties`)."""
+        body = {"inputs": [_create_input(note) for note in notes]}
+        return self._batch_write(
+            "create_notes", self._notes_batch.create_with_http_info, body, notes, None
         )
 
-    def create_timeline_event(
-        self,
-        template_id: str,
-        event_id: str,
-        contact_id: str,
-        tokens: Mapping[str, str],
-        timestamp_ms: int,
-    ) -> HubSpotObject:
-        """A custom timeline event; our own `event_id` makes a resend replace, not duplicate."""
-        body = {
-            "eventTemplateId": template_id,
-            "id": event_id,
-            "objectId": contact_id,
-            "tokens": dict(tokens),
-            "timestamp": _iso(timestamp_ms),
-        }
-        data = self._call("create_timeline_event", self._timeline.create_with_http_info, body)
-        return HubSpotObject(id=str(data["id"]), properties=dict(data.get("tokens") or {}))
+    def create_timeline_events(self, template_id: str, events: Sequence[TimelineEvent]) -> None:
+        """Custom timeline events; our own event ids make a resend replace, not duplicate."""
+        for chunk in _chunks(events):
+            body = {
+                "inputs": [
+                    {
+                        "eventTemplateId": template_id,
+                        "id": event.event_id,
+                        "objectId": event.contact_id,
+                        "tokens": dict(event.tokens),
+                        "timestamp": _iso(event.timestamp_ms),
+                    }
+                    for event in chunk
+                ]
+            }
+            self._call("create_timeline_events", self._timeline.create_batch_with_http_info, body)
 
     def archive_note(self, note_id: str) -> None:
         """Move the note to HubSpot's recycle bin, like `archive_deal` (204 if already gone).
 
-        Custom timeline events (`create_timeline_event`) have no such endpoint: the API
+        Custom timeline events (`create_timeline_events`) have no such endpoint: the API
         cannot delete them.
         """
         self._call("archive_note", self._notes.archive_with_http_info, str(note_id))
 
     def read_notes(self, note_ids: Sequence[str]) -> list[HubSpotObject]:
         notes: list[HubSpotObject] = []
-        for start in range(0, len(note_ids), 100):
+        for chunk in _chunks(note_ids):
             body = {
-                "inputs": [{"id": note_id} for note_id in note_ids[start : start + 100]],
+                "inputs": [{"id": note_id} for note_id in chunk],
                 "properties": ["hs_note_body", "hs_timestamp"],
                 "propertiesWithHistory": [],
             }
@@ -315,6 +397,49 @@ class HubSpotClient:
             raise
 
     def _call(self, operation: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return self._exchange(operation, method, *args, **kwargs)[0]
+
+    def _batch_write(
+        self,
+        operation: str,
+        method: Callable[..., Any],
+        body: Mapping[str, Any],
+        inputs: Sequence[WriteInput],
+        key_property: str | None,
+    ) -> BatchAnswer:
+        """One batch write, each input's outcome told apart by its trace id (HubSpot echoes
+        it in results and names it in a 207's `errors[].context`); an answer without one is
+        matched to its input by the unique `key_property` instead."""
+        if len(inputs) > MAX_BATCH_INPUTS:
+            raise ValueError(f"{len(inputs)} inputs: HubSpot takes {MAX_BATCH_INPUTS} per call")
+        data, record = self._exchange(operation, method, body, refusals=True)
+        traces = _traces_by_key(inputs, key_property)
+        results = []
+        for item in data.get("results") or []:
+            found = _object(item, created=bool(item.get("new", True)))
+            trace = item.get("object_write_trace_id") or traces.get(
+                str(found.properties.get(key_property or "") or "").lower()
+            )
+            results.append(dataclasses.replace(found, trace_id=trace))
+        errors = [
+            InputError(_error_traces(error, traces), refused)
+            for error, refused in zip(data.get("errors") or [], record.refused, strict=True)
+        ]
+        return BatchAnswer(results, errors)
+
+    def _exchange(
+        self,
+        operation: str,
+        method: Callable[..., Any],
+        *args: Any,
+        refusals: bool = False,
+        **kwargs: Any,
+    ) -> tuple[Any, CallRecord]:
+        """Make one call through the hooks: its answer as plain data, and its record.
+
+        With `refusals` (a batch write), the `errors[]` of a 2xx answer are inputs HubSpot
+        refused: the record carries them, so the log counts the call as not all right.
+        """
         for hook in self.hooks:
             hook.before_call(operation)
         started = time.perf_counter()
@@ -334,19 +459,26 @@ class HubSpotClient:
             status = int(exc.status or 0)
             headers = dict(exc.headers or {})
             error = HubSpotError.from_response(operation, status, exc.body, _Caseless(headers))
+        answer = data.to_dict() if hasattr(data, "to_dict") else (data or {})
+        caseless = _Caseless(headers)
+        correlation_id = caseless.get("x-hubspot-correlation-id")
         record = CallRecord(
             operation=operation,
             status=status,
             duration_ms=(time.perf_counter() - started) * 1000,
-            headers=_Caseless(headers),
+            headers=caseless,
             error=error,
             object_id=getattr(data, "id", None),
+            refused=tuple(
+                HubSpotError.from_input_error(operation, item, correlation_id)
+                for item in (answer.get("errors") or [] if refusals else [])
+            ),
         )
         for hook in self.hooks:
             hook.after_call(record)
         if error:
             raise error
-        return data.to_dict() if hasattr(data, "to_dict") else (data or {})
+        return answer, record
 
 
 class _Caseless(dict[str, str]):
@@ -359,11 +491,91 @@ class _Caseless(dict[str, str]):
         return super().get(key.lower(), default)
 
 
+@dataclass(frozen=True)
+class TimelineEvent:
+    """One custom timeline event on a contact; `event_id` is ours and unique."""
+
+    event_id: str
+    contact_id: str
+    tokens: Mapping[str, str]
+    timestamp_ms: int
+
+
+def note_properties(
+    activity_type: str, body: str, timestamp_ms: int, owner_id: str | None = None
+) -> dict[str, str]:
+    """A note's properties: the activity's name as its heading, then `body` (HTML)."""
+    properties = {
+        "hs_timestamp": str(timestamp_ms),
+        "hs_note_body": f"<p><strong>{activity_type}</strong></p>{body}",
+    }
+    if owner_id:
+        properties["hubspot_owner_id"] = str(owner_id)
+    return properties
+
+
+def labelled_list(details: Mapping[str, str]) -> str:
+    """The `<ul>` of labelled values a note body shows, escaped."""
+    rows = "".join(
+        f"<li><strong>{html.escape(label)}:</strong> {html.escape(value)}</li>"
+        for label, value in details.items()
+    )
+    return f"<ul>{rows}</ul>"
+
+
+def _create_input(item: WriteInput) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "properties": dict(item.properties),
+        "associations": [_association(to_id, type_id) for to_id, type_id in item.associations],
+    }
+    if item.trace_id:
+        body["objectWriteTraceId"] = item.trace_id
+    return body
+
+
+def _upsert_input(id_property: str, item: WriteInput) -> dict[str, Any]:
+    return {
+        "idProperty": id_property,
+        "id": item.id_value,
+        "objectWriteTraceId": item.trace_id,
+        "properties": dict(item.properties),
+    }
+
+
 def _association(to_id: str, type_id: int) -> dict[str, Any]:
     return {
         "to": {"id": str(to_id)},
         "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}],
     }
+
+
+def _traces_by_key(inputs: Sequence[WriteInput], key_property: str | None) -> dict[str, str]:
+    """Each input's trace id under the lower-cased value that finds it in an answer."""
+    if key_property is None:
+        return {}
+    return {
+        str(item.properties.get(key_property) or item.id_value or "").lower(): item.trace_id
+        for item in inputs
+    }
+
+
+def _error_traces(error: Mapping[str, Any], traces: Mapping[str, str]) -> tuple[str, ...]:
+    """The inputs a 207 error is about: its trace ids, else the ids it names."""
+    context = error.get("context") or {}
+    named = context.get("objectWriteTraceId")
+    if named:
+        return tuple(str(trace) for trace in named)
+    ids = [str(value).lower() for value in context.get("ids") or []]
+    return tuple(traces[value] for value in ids if value in traces)
+
+
+def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), MAX_BATCH_INPUTS):
+        yield items[start : start + MAX_BATCH_INPUTS]
+
+
+def _next_page(data: Mapping[str, Any]) -> str | None:
+    return ((data.get("paging") or {}).get("next") or {}).get("after")
 
 
 def _iso(timestamp_ms: int) -> str:

@@ -20,6 +20,23 @@ class ErrorKind(enum.StrEnum):
     PERMANENT = "permanent"  # other 4xx: retrying cannot help
 
 
+#: What a refused input of a batch answer (207) asks of the caller, by HubSpot's category;
+#: a category not listed is taken as transient, so retries (bounded) decide.
+_INPUT_CATEGORIES = {
+    "VALIDATION_ERROR": ErrorKind.PERMANENT,
+    "OBJECT_NOT_FOUND": ErrorKind.PERMANENT,
+    "INVALID_PARAMS": ErrorKind.PERMANENT,
+    "BAD_REQUEST": ErrorKind.PERMANENT,
+    "CONFLICT": ErrorKind.CONFLICT,
+    "OBJECT_ALREADY_EXISTS": ErrorKind.CONFLICT,
+    "RATE_LIMITS": ErrorKind.RATE_LIMITED,
+    "INVALID_AUTHENTICATION": ErrorKind.AUTHENTICATION,
+    "MISSING_SCOPES": ErrorKind.AUTHENTICATION,
+}
+#: The HTTP status of a multi-status answer: the call worked, some inputs did not.
+MULTI_STATUS = 207
+
+
 def classify(status: int) -> ErrorKind:
     if status == 429:
         return ErrorKind.RATE_LIMITED
@@ -74,6 +91,22 @@ class HubSpotError(Exception):
             body=body,
         )
 
+    @classmethod
+    def from_input_error(
+        cls, operation: str, error: Mapping[str, Any], correlation_id: str | None
+    ) -> HubSpotError:
+        """One refused input of a 207 answer (a `StandardError`, as the SDK parses it)."""
+        category = error.get("category")
+        return cls(
+            _INPUT_CATEGORIES.get(str(category), ErrorKind.TRANSIENT),
+            str(error.get("message") or "HubSpot refused this input"),
+            status=MULTI_STATUS,
+            operation=operation,
+            correlation_id=correlation_id,
+            category=category,
+            body=error,
+        )
+
     @property
     def existing_id(self) -> str | None:
         """The id HubSpot names in a 409 "already exists" answer."""
@@ -87,9 +120,21 @@ class HubSpotError(Exception):
         """One line for logs and the submission row: never contains the token."""
         parts = [f"{self.operation}: " if self.operation else "", self.message]
         if self.status:
-            parts.append(f" (HTTP {self.status}")
+            # A 207: HubSpot took the call and refused this one input of it.
+            multi = self.status == MULTI_STATUS
+            parts.append(" (refused in a batch call" if multi else f" (HTTP {self.status}")
             parts.append(f", correlationId {self.correlation_id})" if self.correlation_id else ")")
         return "".join(parts)
+
+
+class WriteInDoubt(Exception):
+    """A create was sent and never answered; look for its result after `retry_after_s`."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(
+            f"an unanswered write may still land; looking again in {retry_after_s:.1f} s"
+        )
+        self.retry_after_s = retry_after_s
 
 
 def _json_object(text: str | None) -> dict[str, Any]:

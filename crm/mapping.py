@@ -7,7 +7,7 @@ methods turn a cleaned form into the property dicts HubSpot receives.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -189,6 +189,24 @@ class PropertyMap:
             changes[name] = value
         if not self._moves_forward(changes.get("lifecyclestage"), existing.get("lifecyclestage")):
             changes.pop("lifecyclestage", None)
+        return changes
+
+    def changes_in_order(
+        self,
+        existing: Mapping[str, str | None] | None,
+        submissions: Sequence[Mapping[str, str]],
+    ) -> dict[str, str]:
+        """What to write for an e-mail's submissions, oldest first, as if each were written
+        in turn: the first creates the contact when `existing` is None (HubSpot holds none),
+        each later one meets the values the earlier ones left."""
+        state = None if existing is None else dict(existing)
+        changes: dict[str, str] = {}
+        for properties in submissions:
+            step = (
+                dict(properties) if state is None else self.changes_for_existing(properties, state)
+            )
+            state = {**(state or {}), **step}
+            changes |= step
         return changes
 
     def _moves_forward(self, wanted: str | None, current: str | None) -> bool:

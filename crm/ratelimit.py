@@ -1,26 +1,40 @@
 """HubSpot's request budget, shared in Redis by every worker: calls wait their turn.
 
 A rolling burst window (100 calls per 10 s by default) and a daily quota (250,000), both
-settings. HubSpot's own `X-HubSpot-RateLimit-*` headers and 429s pause everyone further.
+settings. HubSpot's own count of its window (`X-HubSpot-RateLimit-*` headers) fills ours
+when it is fuller, and a 429 pauses everyone for as long as HubSpot asks.
+Batches of leads also take one of a few batch slots, so they do not crowd the budget.
+
+Time is the Redis server's (`TIME`), never the caller's clock: the window, the pauses and
+the UTC day the quota counts are the same for every process.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import math
 import time
 import uuid
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import redis
 
 from crm.client import CallRecord
 from crm.errors import ErrorKind, HubSpotError
+from crm.lua import now_arg, script
 
-_SCRIPT = (Path(__file__).resolve().parent / "lua" / "ratelimit.lua").read_text(encoding="utf-8")
+_BUDGET_SCRIPT = script("ratelimit")
+_SLOTS_SCRIPT = script("batch_slots")
 
-#: Below this share of HubSpot's window left (its own headers), every caller slows down.
-LOW_WATER_SHARE = 0.25
+#: Calls reach HubSpot a little after they take their slot, some later than others: each
+#: slot counts this much longer than HubSpot's window, so HubSpot's own count of its
+#: rolling window never tops the limit (at full speed every call is at its edge).
+WINDOW_MARGIN_S = 0.2
+#: Calls per second one batch of leads makes (about 4 calls of up to 100 leads, each
+#: taking a few tenths of a second). More batches at once than the burst budget feeds
+#: at this pace only queue for it, and each takes longer; fewer leave budget unused.
+BATCH_CALLS_PER_S = 2.5
 
 
 class RateLimiter:
@@ -35,17 +49,19 @@ class RateLimiter:
         daily_limit: int = 250_000,
         max_wait_s: float = 30.0,
         prefix: str = "leadsync:ratelimit",
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        """`clock` (epoch seconds) is for tests only; None takes Redis's time."""
         self._redis = client
-        self._script = client.register_script(_SCRIPT)
+        self._budget = client.register_script(_BUDGET_SCRIPT)
+        self._slots = client.register_script(_SLOTS_SCRIPT)
         self._prefix = prefix
         self.burst_limit = burst_limit
         self.window_s = window_s
         self.daily_limit = daily_limit
         self.max_wait_s = max_wait_s
-        self.clock = clock
+        self._clock = clock
         self.sleep = sleep
 
     def acquire(self) -> None:
@@ -55,17 +71,8 @@ class RateLimiter:
         """
         waited = 0.0
         while True:
-            now = self.clock()
-            granted, wait = self._script(
-                keys=self._keys(now),
-                args=[
-                    now,
-                    self.burst_limit,
-                    self.window_s,
-                    self.daily_limit,
-                    _seconds_to_midnight(now),
-                    uuid.uuid4().hex,
-                ],
+            granted, wait = self._run(
+                "acquire", self.burst_limit, self._counted_s, self.daily_limit, uuid.uuid4().hex
             )
             wait_s = float(wait)
             if int(granted) == 1:
@@ -82,24 +89,13 @@ class RateLimiter:
             waited += wait_s
 
     def pause(self, seconds: float) -> None:
-        """Hold every process back for `seconds` (never shortens a longer pause)."""
-        until = self.clock() + seconds
-        key = f"{self._prefix}:pause"
-        current = self._redis.get(key)
-        if current is None or float(current) < until:
-            self._redis.set(key, until, ex=max(1, int(seconds) + 1))
+        """Hold every process back for `seconds`, in one step in Redis: a longer pause
+        already set (or set at the same moment by another process) is never shortened."""
+        self._run("pause", seconds)
 
     def used_today(self) -> int:
-        return int(self._redis.get(self._keys(self.clock())[1]) or 0)
-
-    def _keys(self, now: float) -> list[str]:
-        day = dt.datetime.fromtimestamp(now, dt.UTC).date().isoformat()
-        return [
-            f"{self._prefix}:window",
-            f"{self._prefix}:daily:{day}",
-            f"{self._prefix}:pause",
-            f"{self._prefix}:known",
-        ]
+        """Calls counted against the quota since 00:00 UTC (Redis time)."""
+        return int(self._run("used"))
 
     def assume_idle(self) -> None:
         """Declare that no call was made in the last window (a Redis nobody else used).
@@ -107,6 +103,42 @@ class RateLimiter:
         Without it, a limiter that finds no record waits one window before the first call.
         """
         self._redis.set(f"{self._prefix}:known", "1")
+
+    @property
+    def _counted_s(self) -> float:
+        return self.window_s + WINDOW_MARGIN_S
+
+    def _run(self, op: str, *args: object) -> Any:
+        """The budget script's answer to `op` (see the top of `lua/ratelimit.lua`)."""
+        keys = [f"{self._prefix}:{name}" for name in ("window", "daily", "pause", "known")]
+        return self._budget(keys=keys, args=[op, now_arg(self._clock), *args])
+
+    # Batch slots
+
+    @property
+    def batches_at_once(self) -> int:
+        """Batch slots: as many batches as the burst budget feeds at `BATCH_CALLS_PER_S`."""
+        per_s = self.burst_limit / self.window_s
+        return max(1, math.ceil(per_s / BATCH_CALLS_PER_S))
+
+    @contextmanager
+    def batch_slot(self, hold_s: float) -> Iterator[BatchSlot | None]:
+        """Hold one of the `batches_at_once` slots every process shares for the block, or
+        get None at once when all are taken (it never waits: the caller comes back later).
+        A holder that dies without leaving the block frees its slot after `hold_s`."""
+        token = uuid.uuid4().hex
+        if not self._slot("take", token, hold_s):
+            yield None
+            return
+        try:
+            yield BatchSlot(self, token, hold_s)
+        finally:
+            self._slot("free", token, hold_s)
+
+    def _slot(self, op: str, token: str, hold_s: float) -> bool:
+        """Run `op` (take|renew|free) on `token`'s slot; whether it holds one after."""
+        args = [op, now_arg(self._clock), token, hold_s, self.batches_at_once]
+        return bool(self._slots(keys=[f"{self._prefix}:batches"], args=args))
 
     # CallHook
 
@@ -116,25 +148,27 @@ class RateLimiter:
     def after_call(self, record: CallRecord) -> None:
         if record.error is not None and record.error.kind is ErrorKind.RATE_LIMITED:
             self.pause(record.error.retry_after_s or self.window_s)
-            return
-        self._slow_down(record)
+        self._align(record)
 
-    def _slow_down(self, record: CallRecord) -> None:
-        """Spread the calls left in HubSpot's window over the rest of it."""
+    def _align(self, record: CallRecord) -> None:
+        """Make our window at least as full as HubSpot says its own is."""
         try:
             remaining = int(record.headers["x-hubspot-ratelimit-remaining"])
             maximum = int(record.headers["x-hubspot-ratelimit-max"])
-            interval_s = int(record.headers["x-hubspot-ratelimit-interval-milliseconds"]) / 1000
         except (KeyError, ValueError):
             return  # search answers and some errors carry no rate-limit headers
-        low_water = maximum * LOW_WATER_SHARE
-        if remaining < low_water:
-            # HubSpot's count is the truth (ours is lost if Redis restarts empty): the
-            # closer to none left, the longer everyone waits, up to a whole window.
-            self.pause(interval_s * (1 - remaining / low_water))
+        self._run("align", maximum - remaining, self._counted_s, uuid.uuid4().hex)
 
 
-def _seconds_to_midnight(now: float) -> float:
-    moment = dt.datetime.fromtimestamp(now, dt.UTC)
-    midnight = dt.datetime.combine(moment.date() + dt.timedelta(days=1), dt.time(), dt.UTC)
-    return (midnight - moment).total_seconds()
+class BatchSlot:
+    """One batch slot, held by a token until its `with` block ends or `hold_s` passes."""
+
+    def __init__(self, limiter: RateLimiter, token: str, hold_s: float) -> None:
+        self._limiter = limiter
+        self._token = token
+        self.hold_s = hold_s
+
+    def renew(self) -> bool:
+        """Hold the slot `hold_s` more from now (Redis time), for a batch that takes
+        longer; False when the hold had lapsed and the slot may have gone to another."""
+        return self._limiter._slot("renew", self._token, self.hold_s)

@@ -1,8 +1,9 @@
-"""`CRMService`: the business steps of a sync, each safe to run again after any failure.
+"""`CRMService`: the business steps of the CRM integration, each safe to run again.
 
-A sync is contact upsert -> deal upsert -> deal/contact association -> activity note.
-`SyncProgress` records what is already done, so a retry resumes instead of repeating:
-the caller persists it after every step (`save`).
+Form submissions: validated and mapped once (`build_payload`), then synced many at a time
+by `BatchSync` (`sync_leads`). File uploads: the visitor's contact updated and a note logged
+(`update_contact_with_file_upload`). Progress is recorded after every step, so a retry
+resumes instead of repeating.
 """
 
 from __future__ import annotations
@@ -10,12 +11,21 @@ from __future__ import annotations
 import html
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from crm.client import DEAL_TO_CONTACT, HubSpotClient
-from crm.errors import ErrorKind, HubSpotError
+from crm.batch_sync import (
+    BatchSync,
+    Lead,
+    Save,
+    SubmissionPayload,
+    SyncProgress,
+    WrittenContact,
+    find_note,
+)
+from crm.client import HubSpotClient, labelled_list
+from crm.errors import ErrorKind, HubSpotError, WriteInDoubt
 from crm.mapping import PropertyMap
 
 
@@ -25,32 +35,6 @@ class InvalidSubmission(ValueError):
     def __init__(self, errors: Mapping[str, str]) -> None:
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
         self.errors = dict(errors)
-
-
-class WriteInDoubt(Exception):
-    """A create was sent and never answered; look for its result after `retry_after_s`."""
-
-    def __init__(self, retry_after_s: float) -> None:
-        super().__init__(
-            f"an unanswered write may still land; looking again in {retry_after_s:.1f} s"
-        )
-        self.retry_after_s = retry_after_s
-
-
-@dataclass
-class SyncProgress:
-    contact_id: str | None = None
-    deal_id: str | None = None
-    association_verified: bool = False
-    #: When a note create was sent (epoch s); its answer may be lost, so look before resending.
-    activity_attempted_at: float | None = None
-    activity_id: str | None = None
-
-    @property
-    def done(self) -> bool:
-        return bool(
-            self.contact_id and self.deal_id and self.association_verified and self.activity_id
-        )
 
 
 @dataclass
@@ -85,18 +69,6 @@ MAX_SNAPSHOT_ROUNDS = 5
 UPLOAD_ACTIVITY = "Sample Data Upload"
 
 
-@dataclass(frozen=True)
-class SubmissionPayload:
-    """What one submission writes to HubSpot, already mapped."""
-
-    submission_id: str
-    form_type: str
-    contact_properties: Mapping[str, str]
-    deal_properties: Mapping[str, str]
-    summary: Mapping[str, str]
-    submitted_at_ms: int
-
-
 class CRMService:
     def __init__(
         self,
@@ -115,18 +87,38 @@ class CRMService:
         self.privacy_policy_version = privacy_policy_version
         #: Seconds after sending a create with no answer before looking for what it made.
         self.write_settle_s = write_settle_s
+        self.batch = BatchSync(
+            client,
+            property_map,
+            owner_id=owner_id,
+            timeline_template_id=timeline_template_id,
+            write_settle_s=write_settle_s,
+        )
 
     def process_form_submission(
         self, form_data: Mapping[str, Any], form_type: str, submission_id: str | None = None
     ) -> dict[str, str | None]:
         """Validate, map and sync one form in one go; returns the HubSpot ids."""
         payload = self.build_payload(form_data, form_type, submission_id or str(uuid.uuid4()))
-        progress = self.sync(payload, SyncProgress())
+        lead = Lead(payload, SyncProgress())
+        self.sync_leads([lead], lambda leads: None)
+        if lead.problem is not None:
+            raise lead.problem
+        progress = lead.progress
         return {
             "contact_id": progress.contact_id,
             "deal_id": progress.deal_id,
             "activity_id": progress.activity_id,
         }
+
+    def sync_leads(
+        self,
+        leads: Sequence[Lead],
+        save: Save,
+        written: Mapping[str, Sequence[WrittenContact]] | None = None,
+    ) -> None:
+        """Sync up to a hundred submissions in a few batch calls (`BatchSync.run`)."""
+        self.batch.run(leads, save, written)
 
     def build_payload(
         self, form_data: Mapping[str, Any], form_type: str, submission_id: str
@@ -154,30 +146,6 @@ class CRMService:
             submitted_at_ms=submitted_at_ms,
         )
 
-    def sync(
-        self,
-        payload: SubmissionPayload,
-        progress: SyncProgress,
-        save: Callable[[SyncProgress], None] = lambda progress: None,
-    ) -> SyncProgress:
-        """Run the steps not yet done, saving progress after each one."""
-        if not progress.contact_id:
-            progress.contact_id = self.create_or_update_contact(payload.contact_properties)
-            save(progress)
-        if not progress.deal_id:
-            progress.deal_id = self.create_deal_for_contact(
-                progress.contact_id, payload.deal_properties
-            )
-            save(progress)
-        if not progress.association_verified:
-            self.ensure_deal_associated(progress.deal_id, progress.contact_id)
-            progress.association_verified = True
-            save(progress)
-        if not progress.activity_id:
-            progress.activity_id = self.log_submission_activity(payload, progress, save)
-            save(progress)
-        return progress
-
     def create_or_update_contact(self, properties: Mapping[str, str]) -> str:
         """Create the contact, or update the one holding the e-mail (HubSpot's 409 names it).
 
@@ -194,67 +162,6 @@ class CRMService:
         self.client.update_contact(contact_id, changes)
         return contact_id
 
-    def create_deal_for_contact(self, contact_id: str, deal_data: Mapping[str, str]) -> str:
-        """Upsert the deal on its unique submission id, so a lost answer never duplicates it."""
-        id_property = self.map.deal_idempotency_property
-        deal = self.client.upsert_deal(id_property, deal_data[id_property], deal_data)
-        return deal.id
-
-    def ensure_deal_associated(self, deal_id: str, contact_id: str) -> None:
-        """Associate, then believe only the association HubSpot reports back, not the 2xx."""
-        type_ids = self.client.associate_deal_with_contact(deal_id, contact_id)
-        if DEAL_TO_CONTACT not in type_ids:
-            raise HubSpotError(
-                ErrorKind.TRANSIENT,
-                f"HubSpot answered without the deal {deal_id} -> contact {contact_id} association",
-                operation="associate_deal_contact",
-            )
-
-    def log_submission_activity(
-        self,
-        payload: SubmissionPayload,
-        progress: SyncProgress,
-        save: Callable[[SyncProgress], None],
-    ) -> str:
-        """Create the note once: after an unknown outcome, find it on the deal instead."""
-        marker = f"Submission {payload.submission_id}"
-        assert progress.contact_id and progress.deal_id
-        title = self.map.form(payload.form_type).title
-        if self.timeline_template_id:
-            return self.client.create_timeline_event(
-                self.timeline_template_id,
-                f"submission-{payload.submission_id}",
-                progress.contact_id,
-                {
-                    "formName": title,
-                    "formType": payload.form_type,
-                    "submissionId": payload.submission_id,
-                    "dealId": progress.deal_id,
-                },
-                payload.submitted_at_ms,
-            ).id
-        if progress.activity_attempted_at is not None:
-            self._wait_for_write_in_doubt(progress.activity_attempted_at)
-            if found := self._find_note(progress.deal_id, marker):
-                return found
-        progress.activity_attempted_at = time.time()
-        save(progress)
-        rows = "".join(
-            f"<li><strong>{html.escape(label)}:</strong> {html.escape(value)}</li>"
-            for label, value in payload.summary.items()
-        )
-        note = self.client.log_activity(
-            progress.contact_id,
-            f"Website form: {title}",
-            {
-                "body": f"<ul>{rows}</ul><p>{marker}</p>",
-                "timestamp_ms": payload.submitted_at_ms,
-                "deal_id": progress.deal_id,
-                "owner_id": self.owner_id,
-            },
-        )
-        return note.id
-
     def update_contact_with_file_upload(
         self,
         upload_id: uuid.UUID | str,
@@ -267,7 +174,7 @@ class CRMService:
         """Record an analysed upload on the visitor's contact, found or created by e-mail,
         and log a "Sample Data Upload" activity once; returns success and the ids.
 
-        Steps resume from `progress` like `sync`, saved after each one.
+        Steps resume from `progress` as a submission's do, saved after each one.
         """
         progress = progress or UploadProgress()
         written: Mapping[str, str] | None = None
@@ -330,13 +237,9 @@ class CRMService:
             "Columns": str(results.get("column_count", 0)),
             "Quality score": f"{results.get('quality_score', 0):.2f}",
         }
-        rows = "".join(
-            f"<li><strong>{html.escape(label)}:</strong> {html.escape(value)}</li>"
-            for label, value in details.items()
-        )
         link = html.escape(upload.results_url, quote=True)
         body = (
-            f"<ul>{rows}</ul><p>{html.escape(str(results.get('summary', '')))}</p>"
+            f"{labelled_list(details)}<p>{html.escape(str(results.get('summary', '')))}</p>"
             f'<p><a href="{link}">Detailed analysis results</a></p><p>{marker}</p>'
         )
         note = self.client.log_activity(
@@ -348,23 +251,13 @@ class CRMService:
 
     def _find_note_on(self, object_type: str, object_id: str, marker: str) -> str | None:
         note_ids = self.client.associated_ids(object_type, object_id, "note")
-        for note in self.client.read_notes(note_ids):
-            if marker in (note.properties.get("hs_note_body") or ""):
-                return note.id
-        return None
+        return find_note(self.client.read_notes(note_ids), marker)
 
     def _wait_for_write_in_doubt(self, attempted_at: float) -> None:
         """A create whose answer never came may still land; only look once it had time to."""
         wait_s = attempted_at + self.write_settle_s - time.time()
         if wait_s > 0:
             raise WriteInDoubt(wait_s)
-
-    def _find_note(self, deal_id: str, marker: str) -> str | None:
-        note_ids = self.client.associated_ids("deal", deal_id, "note")
-        for note in self.client.read_notes(note_ids):
-            if marker in (note.properties.get("hs_note_body") or ""):
-                return note.id
-        return None
 
     def _contact_id_by_email(self, email: str, conflict: HubSpotError) -> str:
         contact = self.client.find_contact(email)

@@ -22,7 +22,7 @@ from piccolo.query import Select
 
 from storage.admin import AdminAction
 from storage.submissions import get_submission
-from storage.tables import HubSpotCall, Submission
+from storage.tables import HubSpotCall, Submission, SyncBatchMember
 from storage.uploads import Upload, get_results, get_upload
 
 #: Rows per page of every list.
@@ -178,13 +178,22 @@ async def list_admin_actions(*, before: str | None = None, after: str | None = N
 
 
 async def hubspot_calls(record_id: uuid.UUID) -> list[dict[str, Any]]:
-    """The HubSpot calls made for a submission or an upload, oldest first."""
+    """The HubSpot calls made for a submission (its batches' calls too) or an upload,
+    oldest first."""
     return (
         await HubSpotCall.select()
-        .where(HubSpotCall.submission_id == record_id)
+        .where(calls_for([record_id]))
         .order_by(HubSpotCall.at, HubSpotCall.id)
         .limit(MAX_CALLS)
     )
+
+
+def calls_for(record_ids: list[Any]) -> Any:
+    """The call-log rows filed under these records, or under a sync batch holding them."""
+    batches = SyncBatchMember.select(SyncBatchMember.batch_id).where(
+        SyncBatchMember.submission_id.is_in(record_ids)
+    )
+    return HubSpotCall.submission_id.is_in(record_ids) | HubSpotCall.batch_id.is_in(batches)
 
 
 async def _latest(keyset: _Keyset, columns: tuple[Column, ...], where: Any) -> list[dict[str, Any]]:

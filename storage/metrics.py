@@ -6,6 +6,7 @@ so its cost follows the calls in the window, never the size of the table.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import math
 from collections.abc import Sequence
@@ -51,6 +52,19 @@ class OutcomeCalls:
     calls: int
     duration_ms: float
     at_most: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class LeadCalls:
+    """HubSpot calls made and submissions synced over the same stretch of time."""
+
+    calls: int
+    synced: int
+
+    @property
+    def per_lead(self) -> float | None:
+        """Quota a synced lead costs; None when none synced (the calls went elsewhere)."""
+        return self.calls / self.synced if self.synced else None
 
 
 @dataclass(frozen=True)
@@ -153,6 +167,20 @@ async def calls_per_minute(minutes: int = 60, now: dt.datetime | None = None) ->
         )
         for minute in range(first, current + 1)
     ]
+
+
+async def calls_per_synced_lead(since: dt.datetime) -> LeadCalls:
+    """Calls made since `since` (every operation, retries included) against submissions
+    that became `synced` since then: what one lead costs of HubSpot's quota."""
+    calls, synced = await asyncio.gather(
+        HubSpotCall.count().where(HubSpotCall.at >= since), synced_since(since)
+    )
+    return LeadCalls(calls, synced)
+
+
+async def synced_since(since: dt.datetime) -> int:
+    """Submissions that became `synced` since `since`, whatever became of them after."""
+    return await Submission.count().where(Submission.synced_at >= since)
 
 
 async def count_by(column: Column) -> dict[str, int]:

@@ -24,7 +24,8 @@ from piccolo.table import Table
 
 from storage.admin import AdminAction
 from storage.drafts import Draft
-from storage.tables import HubSpotCall, Submission
+from storage.listing import calls_for
+from storage.tables import HubSpotCall, Submission, SyncBatchMember
 from storage.uploads import Upload, UploadAnalysis
 
 #: The HubSpot objects made for a person: the row's column -> their kind in `hubspot_ids`.
@@ -128,9 +129,7 @@ async def find(email: str) -> Person:
     drafts = [row for row in await _all_drafts() if _typed_by(row, email)]
     record_ids = _record_ids(submissions, uploads)
     calls = (
-        await HubSpotCall.select()
-        .where(HubSpotCall.submission_id.is_in(record_ids))
-        .order_by(HubSpotCall.id)
+        await HubSpotCall.select().where(calls_for(record_ids)).order_by(HubSpotCall.id)
         if record_ids
         else []
     )
@@ -178,6 +177,8 @@ async def erase(email: str) -> AsyncIterator[Erased]:
         deleted_drafts = await _delete(Draft, Draft.id, drafts)
         record_ids = _record_ids(submissions, uploads)
         deleted_calls = await _unlink_calls(record_ids)
+        # Batch calls name no person; what tied them to these submissions goes.
+        await _delete(SyncBatchMember, SyncBatchMember.submission_id, record_ids)
         yield Erased(
             counts={
                 "submissions": len(submissions),

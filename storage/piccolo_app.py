@@ -8,7 +8,7 @@ from piccolo.conf.apps import AppConfig
 
 from storage.admin import AdminAction, AdminSession
 from storage.drafts import Draft
-from storage.tables import Alert, HubSpotCall, Submission
+from storage.tables import Alert, HubSpotCall, Submission, SyncBatchMember
 from storage.uploads import Upload, UploadAnalysis
 
 APP_CONFIG = AppConfig(
@@ -23,6 +23,7 @@ APP_CONFIG = AppConfig(
         UploadAnalysis,
         AdminSession,
         AdminAction,
+        SyncBatchMember,
     ],
     migration_dependencies=[],
     commands=[],

@@ -22,6 +22,12 @@ class Submission(Table, tablename="submissions"):
     deal_properties = JSON()
     summary = JSON(help_text="field label -> shown value, for the activity note")
     attempts = Integer(default=0)
+    retries = Integer(
+        default=0, help_text="transient failures in a row since the sync last moved forward"
+    )
+    batch_id = UUID(
+        null=True, default=None, help_text="the claim holding the row; fences off an old one"
+    )
     last_error = Text(null=True, default=None)
     last_error_correlation_id = Varchar(length=64, null=True, default=None)
     hubspot_contact_id = Varchar(length=32, null=True, default=None)
@@ -37,7 +43,7 @@ class Submission(Table, tablename="submissions"):
     )
     created_at = Timestamptz(default=TimestamptzNow(), index=True)
     updated_at = Timestamptz(default=TimestamptzNow())
-    synced_at = Timestamptz(null=True, default=None)
+    synced_at = Timestamptz(null=True, default=None, index=True)
 
 
 class HubSpotCall(Table, tablename="hubspot_calls"):
@@ -51,8 +57,19 @@ class HubSpotCall(Table, tablename="hubspot_calls"):
     duration_ms = Real()
     object_id = Varchar(length=64, null=True, default=None)
     submission_id = UUID(null=True, default=None, index=True)
+    batch_id = UUID(
+        null=True, default=None, index=True, help_text="a batch call: see sync_batch_members"
+    )
     correlation_id = Varchar(length=64, null=True, default=None)
     error = Text(null=True, default=None)
+
+
+class SyncBatchMember(Table, tablename="sync_batch_members"):
+    """Which submissions a sync batch held: a batch call's audit row names the batch."""
+
+    id = BigSerial(primary_key=True)
+    batch_id = UUID(index=True)
+    submission_id = UUID(index=True)
 
 
 class Alert(Table, tablename="alerts"):

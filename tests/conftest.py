@@ -61,6 +61,14 @@ def sandbox(sandbox_server: SandboxServer):
     return state
 
 
+@pytest.fixture
+def faults(sandbox, sandbox_server):
+    """The sandbox's fault plan, cleared after the test."""
+    plan = sandbox_server.app.state.faults
+    yield plan
+    plan.clear()
+
+
 def _run(coro):
     return asyncio.run(coro)
 

@@ -1,4 +1,5 @@
-"""`/metrics` in Prometheus's format: HubSpot calls, latency, breaker, queue and quota.
+"""`/metrics` in Prometheus's format: HubSpot calls, latency, breaker, queue, quota and
+synced leads (so calls per synced lead is a PromQL division).
 
 Every figure is read per scrape from the database's audit log and from Redis, never kept
 in this process: the web process makes no HubSpot calls (the workers do), and any number
@@ -30,8 +31,9 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from actors.services import circuit_breaker, rate_limiter
+from crm.breaker import BreakerState
 from settings import get_settings
-from storage.metrics import OutcomeCalls, calls_by_outcome, submissions_waiting
+from storage.metrics import OutcomeCalls, calls_by_outcome, submissions_waiting, synced_since
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +80,11 @@ class _Snapshot:
 async def _audit_families() -> list[Metric]:
     now = dt.datetime.now(dt.UTC)
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    today, recent, waiting = await asyncio.gather(
+    today, recent, waiting, synced = await asyncio.gather(
         calls_by_outcome(midnight, [bound * 1000 for bound in LATENCY_BUCKETS_S]),
         calls_by_outcome(now - dt.timedelta(seconds=RECENT_WINDOW_S)),
         submissions_waiting(),
+        synced_since(midnight),
     )
     calls = CounterMetricFamily(
         "leadsync_hubspot_calls",
@@ -100,7 +103,13 @@ async def _audit_families() -> list[Metric]:
     queue = GaugeMetricFamily(
         "leadsync_sync_queue_depth", "Submissions waiting to sync (pending or syncing).", waiting
     )
-    return [calls, _latency(list(today.values())), recent_calls, queue]
+    leads = CounterMetricFamily(
+        "leadsync_synced_submissions",
+        "Submissions that became synced since 00:00 UTC; HubSpot calls over these are the "
+        "calls a synced lead costs.",
+        synced,
+    )
+    return [calls, _latency(list(today.values())), recent_calls, queue, leads]
 
 
 def _latency(outcomes: list[OutcomeCalls]) -> HistogramMetricFamily:
@@ -130,24 +139,41 @@ def _redis_families() -> list[Metric]:
         up.add_metric([], 0)
         return [up]
     up.add_metric([], 1)
-    state = GaugeMetricFamily(
-        "leadsync_hubspot_breaker_state",
-        "HubSpot circuit breaker: 0 closed, 1 half-open, 2 open.",
-        labels=["state"],
-    )
-    state.add_metric([breaker.state], BREAKER_STATES[breaker.state])
-    since = GaugeMetricFamily(
-        "leadsync_hubspot_breaker_since_seconds",
-        "Unix time the circuit breaker last changed state.",
-        breaker.since,
-    )
     usage = GaugeMetricFamily(
         "leadsync_hubspot_daily_calls", "HubSpot API calls counted against today's quota.", used
     )
     limit = GaugeMetricFamily(
         "leadsync_hubspot_daily_limit", "HubSpot API calls allowed per day.", limiter.daily_limit
     )
-    return [up, state, since, usage, limit]
+    return [up, *_breaker_families(breaker), usage, limit]
+
+
+def _breaker_families(breaker: BreakerState) -> list[Metric]:
+    """Its state, since when, and the calls of its window it judges by."""
+    state = GaugeMetricFamily(
+        "leadsync_hubspot_breaker_state",
+        "HubSpot circuit breaker: 0 closed, 1 half-open, 2 open.",
+        labels=["state"],
+    )
+    state.add_metric([breaker.state], BREAKER_STATES[breaker.state])
+    calls = GaugeMetricFamily(
+        "leadsync_hubspot_breaker_window_calls",
+        "HubSpot calls answered within the circuit breaker's window (HUBSPOT_CB_WINDOW).",
+        breaker.calls,
+    )
+    failures = GaugeMetricFamily(
+        "leadsync_hubspot_breaker_window_failures",
+        "Of them, the failures the circuit breaker counts (5xx, timeouts, 401/403).",
+        breaker.failures,
+    )
+    if breaker.since is None:  # it never changed state: there is no time to tell
+        return [state, calls, failures]
+    since = GaugeMetricFamily(
+        "leadsync_hubspot_breaker_since_seconds",
+        "Unix time the circuit breaker last changed state.",
+        breaker.since,
+    )
+    return [state, since, calls, failures]
 
 
 routes = [Route("/metrics", metrics, methods=["GET"], name="metrics")]

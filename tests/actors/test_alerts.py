@@ -12,6 +12,7 @@ import pytest
 from actors import alerts
 from actors.services import circuit_breaker, rate_limiter
 from storage.tables import Alert, HubSpotCall, Submission
+from tests.faults import open_breaker
 
 
 @pytest.fixture
@@ -99,16 +100,23 @@ def test_slow_answers_alert_on_the_average(db, sandbox) -> None:
 
 
 def test_a_breaker_open_for_more_than_five_minutes_alerts(db, sandbox) -> None:
-    breaker = circuit_breaker()
-    for _ in range(5):
-        breaker.record_failure()
-    since = breaker.state().since
+    open_breaker()
+    since = circuit_breaker().state().since
 
     early = asyncio.run(alerts.readings(now=since + 299))
     late = asyncio.run(alerts.readings(now=since + 301))
 
     assert not next(r for r in early if r.metric == "circuit_breaker").crossed
     assert next(r for r in late if r.metric == "circuit_breaker").crossed
+
+
+def test_a_breaker_that_never_opened_has_been_open_no_time(db, sandbox) -> None:
+    measured = asyncio.run(alerts.measure(now=2_000_000_000))
+
+    assert measured.breaker.since is None
+    assert measured.breaker_open_s == 0
+    assert measured.breaker.calls > 0  # the portal set-up's calls, all answered well
+    assert measured.breaker.failure_share == 0
 
 
 def test_queue_depth_alerts_only_after_five_minutes_above_fifty(db, sandbox) -> None:

@@ -9,7 +9,6 @@ import datetime as dt
 import json
 import logging
 import uuid
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import dramatiq
@@ -26,13 +25,14 @@ from actors.erasure import (
 )
 from actors.sync import sync_submission
 from crm.errors import ErrorKind, HubSpotError
-from crm.sandbox.faults import Fault, FaultPlan
+from crm.sandbox.faults import Fault
 from settings import get_settings
 from storage import people
 from storage.admin import Admin, AdminAction
 from storage.objects import object_key, object_store
 from storage.tables import Submission
 from storage.uploads import create_upload
+from tests.faults import on_first, open_breaker
 from web.submit import accept_submission
 
 EMAIL = "erin.doe@example.com"
@@ -40,13 +40,6 @@ OTHER = "olga@example.com"
 ADMIN = Admin(7, "ops")
 #: The outcome's counts when the message names no note or deal.
 NOTHING_ARCHIVED = {"notes_archived": 0, "deals_archived": 0}
-
-
-@pytest.fixture
-def faults(sandbox, sandbox_server) -> Iterator[FaultPlan]:
-    plan: FaultPlan = sandbox_server.app.state.faults
-    yield plan
-    plan.clear()
 
 
 def _contact(email: str) -> str:
@@ -148,11 +141,9 @@ def test_a_contact_hubspot_does_not_know_counts_as_gone(db, sandbox, faults) -> 
 
 
 def test_while_the_breaker_is_open_the_deletion_waits_without_using_an_attempt(db, sandbox) -> None:
-    from actors.services import circuit_breaker
 
     _contact(EMAIL)
-    for _ in range(get_settings().hubspot_cb_threshold):
-        circuit_breaker().record_failure()
+    open_breaker()
 
     erase_from_hubspot(EMAIL, ADMIN.user_id, ADMIN.username)
 
@@ -306,19 +297,6 @@ def test_erasing_archives_the_persons_notes_and_deals_then_deletes_the_contact(
     assert asked == [("DELETE", "notes")] * 2 + [("DELETE", "deals")] * 2 + [("POST", "contacts")]
 
 
-def _fail_first_deal_archive(status: int) -> Callable[[str, str], Fault | None]:
-    """A `FaultPlan.fault_for` answering the first DELETE of a deal with `status`."""
-    failed: list[str] = []
-
-    def fault_for(method: str, path: str) -> Fault | None:
-        if method == "DELETE" and "/deals/" in path and not failed:
-            failed.append(path)
-            return Fault(status=status)
-        return None
-
-    return fault_for
-
-
 @pytest.mark.parametrize(
     ("status", "next_attempt"), [(503, 1), (429, 0)], ids=["server-error", "rate-limited"]
 )
@@ -326,7 +304,7 @@ def test_a_job_that_fails_midway_is_sent_again_and_finishes_everything(
     synced, sandbox, faults, monkeypatch, status, next_attempt
 ) -> None:
     asyncio.run(erase_person(EMAIL, ADMIN))
-    monkeypatch.setattr(faults, "fault_for", _fail_first_deal_archive(status))
+    monkeypatch.setattr(faults, "fault_for", on_first("DELETE", "/deals/", Fault(status=status)))
 
     _run_queued()
 

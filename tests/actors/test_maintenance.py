@@ -65,8 +65,12 @@ def test_a_scheduled_retry_is_not_swept_before_it_is_due(stored) -> None:
     assert maintenance.sweep_stale_submissions() == 0
 
 
+def _claim(first) -> submissions.Batch | None:
+    return asyncio.run(submissions.claim_batch(1, 60, first))
+
+
 def test_a_submission_held_by_a_dead_worker_is_swept_when_its_lease_ends(stored) -> None:
-    asyncio.run(submissions.claim_for_sync(stored, lease_s=60))
+    _claim(stored)
     assert maintenance.sweep_stale_submissions() == 0
 
     expired = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
@@ -76,7 +80,8 @@ def test_a_submission_held_by_a_dead_worker_is_swept_when_its_lease_ends(stored)
 
 
 def test_synced_submissions_are_never_swept(stored) -> None:
-    asyncio.run(submissions.mark_synced(stored))
+    batch = _claim(stored)
+    asyncio.run(submissions.settle_batch(batch.id, {stored: submissions.Settlement("synced")}))
     _age(stored, 3600)
 
     assert maintenance.sweep_stale_submissions() == 0
@@ -90,9 +95,9 @@ def test_a_swept_submission_waits_a_full_grace_before_it_is_swept_again(stored) 
 
 
 def test_a_swept_dead_workers_submission_can_be_claimed_again(stored) -> None:
-    asyncio.run(submissions.claim_for_sync(stored, lease_s=60))
+    _claim(stored)
     expired = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
     _age(stored, 0, {Submission.lease_until: expired})
     maintenance.sweep_stale_submissions()
 
-    assert asyncio.run(submissions.claim_for_sync(stored, lease_s=60)) is not None
+    assert _claim(stored) is not None

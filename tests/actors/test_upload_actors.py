@@ -17,10 +17,10 @@ from actors.uploads import (
     record_upload_in_crm,
     upload_housekeeping,
 )
-from settings import get_settings
 from storage import uploads
 from storage.objects import object_key, object_store
 from storage.uploads import Upload
+from tests.faults import open_breaker
 from tests.storage.stored_uploads import stored_upload
 
 EMAIL = "ann@example.com"
@@ -232,11 +232,9 @@ def test_two_uploads_finishing_together_leave_the_true_count(
 
 
 def test_an_open_breaker_puts_the_update_back_without_calling(db, sandbox) -> None:
-    from actors.services import circuit_breaker
 
     upload_id = _analysed()
-    for _ in range(get_settings().hubspot_cb_threshold):
-        circuit_breaker().record_failure()
+    open_breaker()
     calls = len(sandbox.request_log)
 
     record_upload_in_crm(upload_id)

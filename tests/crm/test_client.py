@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from crm.client import DEAL_TO_CONTACT, HubSpotClient
+from crm.client import DEAL_TO_CONTACT, HubSpotClient, WriteInput
 from crm.errors import ErrorKind, HubSpotError
 
 
@@ -46,54 +46,98 @@ def test_unknown_property_is_permanent_with_hubspots_message(client: HubSpotClie
     assert caught.value.correlation_id
 
 
+def _deal(submission_id: str) -> dict[str, str]:
+    return {
+        "dealname": f"Acme {submission_id}",
+        "pipeline": "default",
+        "dealstage": "appointmentscheduled",
+        "submission_id": submission_id,
+    }
+
+
 def test_deal_upsert_on_the_submission_id_never_makes_a_second_deal(
     client: HubSpotClient, sandbox
 ) -> None:
-    properties = {
-        "dealname": "Acme",
-        "pipeline": "default",
-        "dealstage": "appointmentscheduled",
-        "submission_id": "sub-1",
-    }
+    upsert = [WriteInput("t-1", _deal("sub-1"), id_value="sub-1")]
 
-    first = client.upsert_deal("submission_id", "sub-1", properties)
-    again = client.upsert_deal("submission_id", "sub-1", properties)
+    first = client.upsert_deals("submission_id", upsert)
+    again = client.upsert_deals("submission_id", upsert)
 
-    assert first.created and not again.created
-    assert first.id == again.id
+    assert [(r.trace_id, r.created) for r in first.results] == [("t-1", True)]
+    assert [(r.trace_id, r.created) for r in again.results] == [("t-1", False)]
+    assert first.results[0].id == again.results[0].id
     assert len(sandbox.deals()) == 1
 
 
-def test_association_is_confirmed_from_hubspots_answer(client: HubSpotClient, sandbox) -> None:
-    contact = client.create_contact({"email": "a@example.com"})
-    deal = client.upsert_deal(
-        "submission_id",
-        "sub-2",
-        {
-            "dealname": "A",
-            "submission_id": "sub-2",
-            "pipeline": "default",
-            "dealstage": "appointmentscheduled",
-        },
+def test_contacts_are_read_and_upserted_by_email_in_one_call_each(
+    client: HubSpotClient, sandbox
+) -> None:
+    known = client.create_contact({"email": "known@example.com", "firstname": "Kim"})
+
+    found = client.read_contacts_by_email(["KNOWN@example.com", "new@example.com"], ["firstname"])
+    answer = client.upsert_contacts(
+        [
+            WriteInput("a", {"email": "known@example.com", "jobtitle": "CTO"}, "known@example.com"),
+            WriteInput("b", {"email": "new@example.com"}, id_value="new@example.com"),
+        ]
     )
 
-    type_ids = client.associate_deal_with_contact(deal.id, contact.id)
+    assert list(found) == ["known@example.com"]
+    assert found["known@example.com"].id == known.id
+    assert found["known@example.com"].properties["firstname"] == "Kim"
+    by_trace = {result.trace_id: result for result in answer.results}
+    assert by_trace["a"].id == known.id and not by_trace["a"].created
+    assert by_trace["b"].created and answer.errors == []
+    assert len(sandbox.contacts()) == 2
 
-    assert DEAL_TO_CONTACT in type_ids
+
+def test_one_refused_input_of_a_batch_is_named_by_its_trace_id(
+    client: HubSpotClient, sandbox
+) -> None:
+    answer = client.upsert_contacts(
+        [
+            WriteInput("good", {"email": "ok@example.com"}, id_value="ok@example.com"),
+            WriteInput("bad", {"no_such_property": "x"}, id_value="bad@example.com"),
+        ]
+    )
+
+    assert [result.trace_id for result in answer.results] == ["good"]
+    [refused] = answer.errors
+    assert refused.trace_ids == ("bad",)
+    assert refused.error.kind is ErrorKind.PERMANENT
+    assert "no_such_property" in refused.error.message and refused.error.correlation_id
+
+
+def test_deals_are_created_with_their_association_and_confirmed_from_the_answer(
+    client: HubSpotClient, sandbox
+) -> None:
+    contact = client.create_contact({"email": "a@example.com"})
+    created = client.create_deals(
+        [WriteInput("sub-2", _deal("sub-2"), associations=((contact.id, DEAL_TO_CONTACT),))],
+        "submission_id",
+    )
+    [deal] = created.results
+
+    confirmed = client.associate_deals_with_contacts([(deal.id, contact.id)])
+
+    assert deal.trace_id == "sub-2"
     assert client.associated_ids("contact", contact.id, "deal") == [deal.id]
+    assert confirmed == {(deal.id, contact.id)}
 
 
 def test_activity_note_is_on_the_contact_and_the_deal(client: HubSpotClient) -> None:
     contact = client.create_contact({"email": "n@example.com"})
-    deal = client.create_deal(
-        {"dealname": "N", "pipeline": "default", "dealstage": "appointmentscheduled"}, contact.id
-    )
+    [deal] = client.create_deals(
+        [WriteInput("sub-3", _deal("sub-3"), associations=((contact.id, DEAL_TO_CONTACT),))],
+        "submission_id",
+    ).results
 
     note = client.log_activity(
         contact.id, "Website form", {"body": "<p>hi</p>", "deal_id": deal.id}
     )
 
     assert client.associated_ids("deal", deal.id, "note") == [note.id]
+    assert client.associated_ids_of("deal", [deal.id], "note") == {deal.id: [note.id]}
     assert client.associated_ids("contact", contact.id, "note") == [note.id]
     [read] = client.read_notes([note.id])
     assert "Website form" in read.properties["hs_note_body"]

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx2
 import pytest
 
-from crm.client import CallRecord, HubSpotClient, HubSpotObject
+from crm.client import CallRecord, HubSpotClient, HubSpotObject, WriteInput
 from crm.errors import ErrorKind, HubSpotError
 from crm.sandbox.faults import FaultPlan
 
@@ -47,13 +47,6 @@ def http(sandbox_server) -> Iterator[httpx2.Client]:
         yield raw
 
 
-@pytest.fixture
-def faults(sandbox_server) -> Iterator[FaultPlan]:
-    plan: FaultPlan = sandbox_server.app.state.faults
-    yield plan
-    plan.clear()
-
-
 def _deal(client: HubSpotClient, submission_id: str, contact_id: str) -> HubSpotObject:
     properties = {
         "dealname": f"Acme {submission_id}",
@@ -61,8 +54,9 @@ def _deal(client: HubSpotClient, submission_id: str, contact_id: str) -> HubSpot
         "dealstage": "appointmentscheduled",
         "submission_id": submission_id,
     }
-    deal = client.upsert_deal("submission_id", submission_id, properties)
-    client.associate_deal_with_contact(deal.id, contact_id)
+    upsert = WriteInput(submission_id, properties, id_value=submission_id)
+    [deal] = client.upsert_deals("submission_id", [upsert]).results
+    client.associate_deals_with_contacts([(deal.id, contact_id)])
     return deal
 
 

@@ -9,7 +9,8 @@ import uuid
 import pytest
 
 from actors.services import crm_service
-from crm.service import CRMService, InvalidSubmission, SyncProgress
+from crm.batch_sync import Lead, SyncProgress
+from crm.service import CRMService, InvalidSubmission
 
 FORM = {
     "email": "jane.smith@example.com",
@@ -109,12 +110,17 @@ def test_the_same_email_twice_at_once_is_still_one_contact(service: CRMService, 
     assert len(sandbox.deals()) == 4
 
 
+def _sync(service: CRMService, lead: Lead) -> Lead:
+    service.sync_leads([lead], lambda leads: None)
+    return lead
+
+
 def test_resuming_a_finished_sync_writes_nothing(service: CRMService, sandbox) -> None:
     payload = service.build_payload(FORM, "contact", str(uuid.uuid4()))
-    progress = service.sync(payload, SyncProgress())
+    progress = _sync(service, Lead(payload, SyncProgress())).progress
     calls_before = len(sandbox.request_log)
 
-    service.sync(payload, progress)
+    _sync(service, Lead(payload, progress))
 
     assert len(sandbox.request_log) == calls_before
 
@@ -123,11 +129,13 @@ def test_a_rerun_after_every_answer_was_lost_duplicates_nothing(
     service: CRMService, sandbox
 ) -> None:
     payload = service.build_payload(FORM, "contact", str(uuid.uuid4()))
-    service.sync(payload, SyncProgress())
+    _sync(service, Lead(payload, SyncProgress()))
 
     # The worst case: every write happened, yet nothing was recorded except that a
     # note was being sent.
-    service.sync(payload, SyncProgress(activity_attempted_at=time.time() - 3600))
+    rerun = _sync(service, Lead(payload, SyncProgress(activity_attempted_at=time.time() - 3600)))
+
+    assert rerun.problem is None and rerun.progress.done
 
     assert len(sandbox.contacts()) == 1
     assert len(sandbox.deals()) == 1

@@ -141,6 +141,23 @@ class Stack:
     def run(self, *args: str) -> None:
         subprocess.run(list(args), env=self.env, cwd=ROOT, check=True, capture_output=True)
 
+    def redis(self, port: int) -> Process:
+        """A Redis server of its own that keeps nothing on disk: killing it loses all."""
+        process = self.start(
+            "redis",
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        )
+        wait_until(lambda: _redis_answers(port), 10, "redis-server")
+        return process
+
     def sandbox(self, port: int, *extra: str) -> Process:
         process = self.start(
             "sandbox", str(BIN / "python"), "-m", "crm.sandbox", "--port", str(port), *extra
@@ -172,6 +189,15 @@ class Stack:
     def stop(self) -> None:
         for process in reversed(self.processes):
             process.stop()
+
+
+def _redis_answers(port: int) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis(port=port, socket_timeout=0.5).ping())
+    except redis.ConnectionError:
+        return False
 
 
 @contextlib.contextmanager

@@ -94,10 +94,12 @@ def test_calls_per_minute_buckets_the_last_hour_by_utc_minute(any_db) -> None:
     assert sum(minute.calls for minute in minutes) == 4
 
 
-def _submission(status: str) -> Submission:
+def _submission(status: str, synced_ago_s: float | None = None) -> Submission:
+    synced_at = None if synced_ago_s is None else NOW - dt.timedelta(seconds=synced_ago_s)
     return Submission(
         form_type="contact",
         status=status,
+        synced_at=synced_at,
         email=f"{uuid.uuid4().hex[:8]}@example.com",
         raw_fields={},
         contact_properties={},
@@ -130,3 +132,33 @@ def test_rows_are_counted_per_status(any_db) -> None:
     }
     assert asyncio.run(metrics.count_by(Upload.status)) == {"completed": 1}
     assert asyncio.run(metrics.submissions_waiting()) == 1
+
+
+def test_calls_per_synced_lead_divide_the_windows_calls_by_the_leads_synced_in_it(
+    any_db,
+) -> None:
+    _insert(*(_call(ago_s) for ago_s in (60, 120, 1_800, 5_400)))
+    _insert(_call(30, "transient"))  # failures use up quota too
+    Submission.insert(
+        _submission("synced", synced_ago_s=300),
+        _submission("synced", synced_ago_s=900),
+        _submission("synced", synced_ago_s=6_000),
+        _submission("pending"),
+    ).run_sync()
+
+    hour = asyncio.run(metrics.calls_per_synced_lead(NOW - dt.timedelta(hours=1)))
+    two_hours = asyncio.run(metrics.calls_per_synced_lead(NOW - dt.timedelta(hours=2)))
+
+    assert hour == metrics.LeadCalls(calls=4, synced=2) and hour.per_lead == 2.0
+    assert two_hours == metrics.LeadCalls(calls=5, synced=3)
+    assert two_hours.per_lead == 5 / 3
+
+
+def test_calls_while_no_lead_synced_have_no_calls_per_lead(any_db) -> None:
+    _insert(_call(60), _call(90))
+    Submission.insert(_submission("failed"), _submission("synced", synced_ago_s=7_200)).run_sync()
+
+    figures = asyncio.run(metrics.calls_per_synced_lead(NOW - dt.timedelta(hours=1)))
+
+    assert figures == metrics.LeadCalls(calls=2, synced=0)
+    assert figures.per_lead is None

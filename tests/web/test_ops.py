@@ -17,6 +17,7 @@ from crm.breaker import CircuitBreaker
 from settings import get_settings
 from storage.objects import LocalObjectStore
 from storage.tables import HubSpotCall, Submission
+from tests.faults import open_breaker
 from tests.web.leads import submit_settled
 from web import health, metrics
 
@@ -47,6 +48,7 @@ def test_calls_are_counted_by_outcome_after_synced_and_failed_submissions(
     failed = _scrape(client)
 
     assert _calls_total(synced, "ok") >= 8  # four calls per synced submission
+    assert synced[("leadsync_synced_submissions_total", ())] == 2
     assert _calls_total(synced, "permanent") == 0
     assert _calls_total(failed, "permanent") >= 1
     rows = HubSpotCall.count().run_sync()
@@ -57,6 +59,7 @@ def test_calls_are_counted_by_outcome_after_synced_and_failed_submissions(
     assert failed[recent] == _calls_total(failed, "permanent")
     assert failed[("leadsync_hubspot_daily_calls", ())] >= rows
     assert failed[("leadsync_hubspot_daily_limit", ())] == get_settings().hubspot_daily_limit
+    assert failed[("leadsync_synced_submissions_total", ())] == 2
 
 
 def test_latency_lands_in_cumulative_buckets_in_seconds(client: TestClient, sandbox) -> None:
@@ -77,7 +80,9 @@ def test_latency_lands_in_cumulative_buckets_in_seconds(client: TestClient, sand
     assert samples[("leadsync_hubspot_call_duration_seconds_sum", ())] == pytest.approx(3.18)
 
 
-def test_queue_depth_and_an_open_breaker_are_exported(client: TestClient, sandbox) -> None:
+def test_queue_depth_and_an_open_breaker_with_its_window_are_exported(
+    client: TestClient, sandbox
+) -> None:
     Submission.insert(
         *(
             Submission(
@@ -91,15 +96,25 @@ def test_queue_depth_and_an_open_breaker_are_exported(client: TestClient, sandbo
             for i in range(3)
         )
     ).run_sync()
-    for _ in range(5):
-        circuit_breaker().record_failure()
+    open_breaker()
 
     samples = _scrape(client)
 
     assert samples[("leadsync_sync_queue_depth", ())] == 3
     assert samples[("leadsync_hubspot_breaker_state", (("state", "open"),))] == 2
+    breaker = circuit_breaker().state()
     since = samples[("leadsync_hubspot_breaker_since_seconds", ())]
-    assert since == pytest.approx(circuit_breaker().state().since)
+    assert since == pytest.approx(breaker.since)
+    assert samples[("leadsync_hubspot_breaker_window_failures", ())] == breaker.failures >= 5
+    assert samples[("leadsync_hubspot_breaker_window_calls", ())] == breaker.calls > 5
+
+
+def test_a_breaker_that_never_moved_exports_no_since(client: TestClient, sandbox) -> None:
+    samples = _scrape(client)
+
+    assert samples[("leadsync_hubspot_breaker_state", (("state", "closed"),))] == 0
+    assert ("leadsync_hubspot_breaker_since_seconds", ()) not in samples
+    assert samples[("leadsync_hubspot_breaker_window_failures", ())] == 0
 
 
 def test_without_redis_the_database_figures_are_still_served(

@@ -1,5 +1,6 @@
-"""The overview: the spec's six monitoring metrics against their alert thresholds, rows by
-status, and HubSpot calls and errors per minute over the last hour.
+"""The overview: the spec's six monitoring metrics against their alert thresholds (with the
+breaker's failure share and the calls a synced lead costs), rows by status, and HubSpot
+calls and errors per minute over the last hour.
 
 The page includes the live part; htmx re-fetches only that part (`/admin/live`) every few
 seconds, so the figures stay current without reloads and the page works without script.
@@ -22,8 +23,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from actors import alerts
+from crm.breaker import BreakerState
 from settings import get_settings
-from storage.metrics import MinuteCalls, calls_per_minute, count_by
+from storage.metrics import (
+    LeadCalls,
+    MinuteCalls,
+    calls_per_minute,
+    calls_per_synced_lead,
+    count_by,
+)
 from storage.tables import SUBMISSION_STATUSES, Alert, Submission
 from storage.uploads import UPLOAD_STATUSES, Upload
 from web.admin.charts import bar_chart
@@ -39,7 +47,8 @@ MAX_OPEN_ALERTS = 10
 
 @dataclass(frozen=True)
 class Card:
-    """One metric as the page shows it: `value` large, `detail` under it, the alert rule."""
+    """One metric as the page shows it: `value` large, `detail` under it, the alert rule;
+    `notes` are figures beside it that no alert judges."""
 
     metric: str
     label: str
@@ -47,6 +56,7 @@ class Card:
     detail: str
     rule: str
     crossed: bool
+    notes: tuple[str, ...] = ()
 
 
 async def page(request: Request) -> Response:
@@ -80,24 +90,38 @@ async def _figures() -> dict[str, Any]:
 async def _cards() -> list[Card] | None:
     """The six metrics; None when Redis (breaker, quota) does not answer."""
     try:
-        measured = await alerts.measure()
+        measured, lead_calls = await asyncio.gather(alerts.measure(), _lead_calls())
         judged = await asyncio.to_thread(alerts.judge, measured)
     except redis.RedisError as exc:
         log.error("overview: Redis does not answer: %s", exc)
         return None
-    return _describe(measured, {reading.metric: reading for reading in judged})
+    return _describe(measured, {reading.metric: reading for reading in judged}, lead_calls)
 
 
-def _describe(measured: alerts.Measurements, readings: dict[str, alerts.Reading]) -> list[Card]:
+async def _lead_calls() -> tuple[LeadCalls, LeadCalls]:
+    """Calls and synced leads over the last hour, and since 00:00 UTC."""
+    now = dt.datetime.now(dt.UTC)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    hour, today = await asyncio.gather(
+        calls_per_synced_lead(now - dt.timedelta(hours=1)), calls_per_synced_lead(midnight)
+    )
+    return hour, today
+
+
+def _describe(
+    measured: alerts.Measurements,
+    readings: dict[str, alerts.Reading],
+    lead_calls: tuple[LeadCalls, LeadCalls],
+) -> list[Card]:
     stats = measured.calls
     judged = f"{stats.calls} calls in the last 5 minutes"
     if stats.calls < alerts.MIN_CALLS:
         judged += f": too few to judge (alerts need {alerts.MIN_CALLS})"
     p95 = f"p95 {stats.p95_ms:,.0f} ms" if stats.p95_ms is not None else "no calls"
 
-    def card(metric: str, label: str, value: str, detail: str) -> Card:
+    def card(metric: str, label: str, value: str, detail: str, *notes: str) -> Card:
         reading = readings[metric]
-        return Card(metric, label, value, detail, reading.rule, reading.crossed)
+        return Card(metric, label, value, detail, reading.rule, reading.crossed, notes)
 
     return [
         card("success_rate", "API success rate", _percent(stats.success_rate), judged),
@@ -108,13 +132,19 @@ def _describe(measured: alerts.Measurements, readings: dict[str, alerts.Reading]
             _percent(stats.error_rate),
             f"{stats.errors} of {stats.calls} calls failed",
         ),
-        card("circuit_breaker", "Circuit breaker", *_breaker(measured)),
+        card(
+            "circuit_breaker",
+            "Circuit breaker",
+            *_breaker(measured),
+            _failure_share(measured.breaker),
+        ),
         card("queue_depth", "Queue depth", f"{measured.waiting:,}", "submissions waiting to sync"),
         card(
             "daily_usage",
             "Daily API usage",
             f"{measured.used_today:,}",
             f"of {measured.daily_limit:,} calls ({_percent(measured.usage)}) today, UTC",
+            _per_lead(*lead_calls),
         ),
     ]
 
@@ -122,6 +152,8 @@ def _describe(measured: alerts.Measurements, readings: dict[str, alerts.Reading]
 def _breaker(measured: alerts.Measurements) -> tuple[str, str]:
     """The breaker's state with how long it has held, and what that means for calls."""
     breaker = measured.breaker
+    if breaker.since is None:  # it never moved, or Redis restarted empty
+        return "closed", "HubSpot calls go through"
     since = dt.datetime.fromtimestamp(breaker.since, dt.UTC)
     if breaker.state == "open":
         until = since + dt.timedelta(seconds=get_settings().hubspot_cb_timeout)
@@ -131,11 +163,24 @@ def _breaker(measured: alerts.Measurements) -> tuple[str, str]:
         )
     if breaker.state == "half_open":
         return f"half-open since {_clock(since)}", "a few calls are testing HubSpot"
-    if breaker.since >= measured.now:
-        # Nothing recorded in Redis (it never opened, or Redis restarted): the breaker
-        # gives the moment it was asked as `since`, which says nothing.
-        return "closed", "HubSpot calls go through"
     return f"closed since {_clock(since)}", "HubSpot calls go through"
+
+
+def _failure_share(breaker: BreakerState) -> str:
+    """The calls the breaker judges by: "3 of 412 calls failed in the last 60 s (0.7%)"."""
+    window = f"in the last {get_settings().hubspot_cb_window:g} s"
+    if not breaker.calls:
+        return f"No HubSpot call answered {window}"
+    failed = f"{breaker.failures:,} of {breaker.calls:,} calls failed {window}"
+    return f"{failed} ({_percent(breaker.failure_share)})"
+
+
+def _per_lead(hour: LeadCalls, today: LeadCalls) -> str:
+    """HubSpot calls per synced lead, last hour and today; "–" while none synced."""
+    return (
+        f"Calls per synced lead: {_ratio(hour.per_lead)} in the last hour, "
+        f"{_ratio(today.per_lead)} today, UTC"
+    )
 
 
 def _chart(chart_id: str, title: str, minutes: list[MinuteCalls], unit: str) -> Markup:
@@ -168,6 +213,10 @@ def _percent(share: float | None) -> str:
     if 0.9995 <= share < 1:
         return ">99.9%"
     return f"{share:.1%}".replace(".0%", "%")
+
+
+def _ratio(value: float | None) -> str:
+    return "–" if value is None else f"{value:,.1f}"
 
 
 def _ms(value: float | None) -> str:

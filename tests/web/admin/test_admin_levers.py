@@ -8,8 +8,8 @@ import pytest
 from actors import sync_control
 from actors.broker import broker
 from actors.services import circuit_breaker
-from settings import get_settings
 from storage.tables import Submission
+from tests.faults import open_breaker
 from tests.web.admin.dashboard import actions, pull
 from tests.web.form_pages import Page
 from tests.web.leads import eventually, submit, wait_for_status
@@ -71,8 +71,7 @@ def test_pausing_twice_is_said_and_recorded_once(admin) -> None:
 
 
 def test_resetting_the_breaker_closes_it(admin, sandbox) -> None:
-    for _ in range(get_settings().hubspot_cb_threshold):
-        circuit_breaker().record_failure()
+    open_breaker()
     assert circuit_breaker().state().state == "open"
     assert "status-open" in admin.get("/admin/submissions").text
 

@@ -5,14 +5,12 @@ and the audit trail proves the erasure without keeping the e-mail."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
 from actors.erasure import ERASE, EXPORT, HUBSPOT_OUTCOME
-from crm.sandbox.faults import FaultPlan
 from storage import people
 from storage.admin import AdminAction
 from storage.objects import object_store
@@ -66,13 +64,6 @@ def two_people(admin: TestClient, sandbox) -> dict[str, str]:
     keys = {ERIN: _upload(admin, ERIN), OLGA: _upload(admin, OLGA)}
     eventually(_all_synced, "both syncs", SETTLE_TIMEOUT_S)
     return keys
-
-
-@pytest.fixture
-def faults(sandbox_server) -> Iterator[FaultPlan]:
-    plan: FaultPlan = sandbox_server.app.state.faults
-    yield plan
-    plan.clear()
 
 
 def _post(admin: TestClient, path: str, **fields: str) -> Any:

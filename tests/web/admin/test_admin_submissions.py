@@ -44,7 +44,7 @@ def _fix_the_portal() -> None:
 
 
 def test_a_failed_sync_shows_hubspots_answer_and_a_retry_syncs_it(admin, sandbox) -> None:
-    sandbox.reset()  # a portal without our custom properties: HubSpot answers 400
+    sandbox.reset()  # a portal without our custom properties: HubSpot refuses the contact
     submission_id = submit(admin)
     failed = wait_for_status(submission_id, "failed")
     detail_path = f"/admin/submissions/{submission_id}"
@@ -55,9 +55,10 @@ def test_a_failed_sync_shows_hubspots_answer_and_a_retry_syncs_it(admin, sandbox
     assert detail_path in listed.text and "jane.smith@example.com" in listed.text
     page = Page(detail.text)
     assert "failed" in page.text("submission-status")
-    assert "HTTP 400" in page.text("last-error") and "does not exist" in page.text("last-error")
+    error = page.text("last-error")
+    assert "refused in a batch call" in error and "does not exist" in error
     assert page.text("correlation-id") == failed.last_error_correlation_id
-    assert "create_contact" in detail.text and "permanent" in detail.text
+    assert "upsert_contacts" in detail.text and "permanent" in detail.text
     assert "Tech Solutions Inc" in detail.text, "the fields as posted"
     assert page.find("form", action=f"{detail_path}/retry")
 
