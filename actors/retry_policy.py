@@ -13,6 +13,9 @@ from settings import get_settings
 
 #: Errors a retry with backoff can fix; the rest fail the row at once.
 RETRYABLE = {ErrorKind.TRANSIENT, ErrorKind.AUTHENTICATION}
+#: Times the worker holding a batch repeats one of its calls that failed transiently, after
+#: the retry policy's first delays, before the batch's rows go back with a retry counted.
+CALL_REPEATS = 2
 
 
 def retry_options() -> dict[str, Any]:
@@ -23,6 +26,14 @@ def retry_options() -> dict[str, Any]:
         "min_backoff": max(settings.hubspot_retry_delay, 1),
         "max_backoff": settings.hubspot_max_retry_delay,
     }
+
+
+def repeat_delays_s() -> tuple[float, ...]:
+    """Seconds before each repeat of a failed batch call: the first retry delays, unjittered."""
+    settings = get_settings()
+    first_s = max(settings.hubspot_retry_delay, 1) / 1000
+    longest_s = settings.hubspot_max_retry_delay / 1000
+    return tuple(min(longest_s, first_s * 2**n) for n in range(CALL_REPEATS))
 
 
 def backoff_s(retries: int, *, no_answer: bool = False) -> float:

@@ -10,6 +10,7 @@ import functools
 
 from actors.audit import CallAudit
 from actors.broker import redis_client
+from actors.retry_policy import repeat_delays_s
 from crm.breaker import CircuitBreaker
 from crm.client import HubSpotClient
 from crm.mapping import PropertyMap
@@ -76,4 +77,5 @@ def crm_service() -> CRMService:
         template_id,
         settings.privacy_policy_version,
         write_settle_s=settings.hubspot_timeout * 3,
+        retry_delays_s=repeat_delays_s(),
     )

@@ -35,6 +35,8 @@ from crm.mapping import PropertyMap
 
 #: Whole-call answers that mean HubSpot wrote nothing because of what was sent.
 REFUSALS = frozenset({ErrorKind.PERMANENT, ErrorKind.CONFLICT})
+#: Failures after which a write may still land: no answer at all, or a gateway timeout.
+UNSURE = frozenset({0, 504})
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,7 @@ class Lead:
 #: Persists the given leads' progress; sets `held` False on those no longer held.
 Save = Callable[[Sequence[Lead]], None]
 Input = TypeVar("Input", bound=WriteInput)
+T = TypeVar("T")
 
 
 class BatchSync:
@@ -114,7 +117,9 @@ class BatchSync:
         owner_id: str | None = None,
         timeline_template_id: str | None = None,
         write_settle_s: float = 30.0,
+        retry_delays_s: Sequence[float] = (1.0, 2.0),
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.client = client
         self.map = property_map
@@ -123,7 +128,10 @@ class BatchSync:
         self.timeline_template_id = timeline_template_id
         #: Seconds after sending a create with no answer before looking for what it made.
         self.write_settle_s = write_settle_s
+        #: Seconds before each repeat of a call that failed transiently (see `_patient`).
+        self.retry_delays_s = tuple(retry_delays_s)
         self.clock = clock
+        self.sleep = sleep
 
     def run(
         self,
@@ -154,7 +162,7 @@ class BatchSync:
             return
         by_email = _grouped(leads, lambda lead: lead.payload.email)
         read = sorted({p for lead in leads for p in self._guarded(lead)})
-        existing = self.client.read_contacts_by_email(by_email, read)
+        existing = self._patient(lambda: self.client.read_contacts_by_email(by_email, read))
         ids: dict[str, str] = {}
         inputs: list[WriteInput] = []
         for email, group in by_email.items():
@@ -169,7 +177,9 @@ class BatchSync:
             inputs.append(
                 WriteInput(f"contact-{len(inputs)}", {**changes, "email": email}, id_value=email)
             )
-        answer = write_isolating(inputs, self.client.upsert_contacts)
+        answer = write_isolating(
+            inputs, lambda batch: self._patient(lambda: self.client.upsert_contacts(batch))
+        )
         email_of = {item.trace_id: str(item.id_value) for item in inputs}
         ids |= {email_of[r.trace_id]: r.id for r in answer.results if r.trace_id in email_of}
         for failure in answer.errors:
@@ -205,7 +215,8 @@ class BatchSync:
             for lead in leads
         ]
         try:
-            created = self.client.create_deals(creates, key)
+            # A repeat is safe: a deal that landed is refused on its unique submission id.
+            created = self._patient(lambda: self.client.create_deals(creates, key))
         except HubSpotError as exc:
             if exc.kind not in REFUSALS:
                 raise
@@ -222,7 +233,9 @@ class BatchSync:
             )
             for lead in rest
         ]
-        upserted = write_isolating(upserts, lambda inputs: self.client.upsert_deals(key, inputs))
+        upserted = write_isolating(
+            upserts, lambda batch: self._patient(lambda: self.client.upsert_deals(key, batch))
+        )
         for deal in _matched(upserted.results, by_trace):
             by_trace[str(deal.trace_id)].progress.deal_id = deal.id
         _refuse(upserted.errors, by_trace)
@@ -238,7 +251,7 @@ class BatchSync:
         pairs = {
             (str(lead.progress.deal_id), str(lead.progress.contact_id)): lead for lead in leads
         }
-        confirmed = self.client.associate_deals_with_contacts(list(pairs))
+        confirmed = self._patient(lambda: self.client.associate_deals_with_contacts(list(pairs)))
         for (deal_id, contact_id), lead in pairs.items():
             if (deal_id, contact_id) in confirmed:
                 lead.progress.association_verified = True
@@ -275,14 +288,44 @@ class BatchSync:
         save(leads)
 
     def _create_notes(self, leads: list[Lead]) -> None:
+        """Notes cannot be sent twice blindly: after a failure HubSpot answered (it may
+        still have written some), look on the deals first and repeat only what is missing.
+        Without an answer the write may yet land: that waits for `write_settle_s`."""
         by_trace = {lead.payload.submission_id: lead for lead in leads}
-        answer = write_isolating([self._note(lead) for lead in leads], self.client.create_notes)
+        for delay_s in self.retry_delays_s:
+            try:
+                answer = self._send_notes(leads)
+                break
+            except HubSpotError as exc:
+                if exc.kind is not ErrorKind.TRANSIENT or exc.status in UNSURE:
+                    raise
+            self.sleep(delay_s)
+            self._find_notes(leads)
+        else:
+            answer = self._send_notes(leads)
         for note in _matched(answer.results, by_trace):
             by_trace[str(note.trace_id)].progress.activity_id = note.id
         _refuse(answer.errors, by_trace)
         for lead in leads:
             if not lead.progress.activity_id and lead.problem is None:
                 lead.problem = _unanswered("create_notes")
+
+    def _send_notes(self, leads: list[Lead]) -> BatchAnswer:
+        unsent = [self._note(lead) for lead in leads if not lead.progress.activity_id]
+        return write_isolating(unsent, self.client.create_notes)
+
+    def _patient(self, call: Callable[[], T]) -> T:
+        """Run a call that is safe to repeat, repeating it after a transient failure (with
+        the retry policy's first delays): one 5xx of a call shared by a hundred leads should
+        not cost each of them a retry."""
+        for delay_s in self.retry_delays_s:
+            try:
+                return call()
+            except HubSpotError as exc:
+                if exc.kind is not ErrorKind.TRANSIENT:
+                    raise
+            self.sleep(delay_s)
+        return call()
 
     def _note(self, lead: Lead) -> WriteInput:
         payload, progress = lead.payload, lead.progress
@@ -304,10 +347,10 @@ class BatchSync:
         lead's marker (associations and reads are consistent at once; search lags)."""
         if not leads:
             return
-        notes_of = self.client.associated_ids_of(
-            "deal", [str(lead.progress.deal_id) for lead in leads], "note"
-        )
-        notes = self.client.read_notes([note for ids in notes_of.values() for note in ids])
+        deals = [str(lead.progress.deal_id) for lead in leads]
+        notes_of = self._patient(lambda: self.client.associated_ids_of("deal", deals, "note"))
+        note_ids = [note for ids in notes_of.values() for note in ids]
+        notes = self._patient(lambda: self.client.read_notes(note_ids))
         for lead in leads:
             on_deal = set(notes_of.get(str(lead.progress.deal_id), ()))
             found = find_note((n for n in notes if n.id in on_deal), lead.payload.marker)
@@ -330,7 +373,7 @@ class BatchSync:
             )
             for lead in leads
         ]
-        self.client.create_timeline_events(template_id, events)
+        self._patient(lambda: self.client.create_timeline_events(template_id, events))
         for lead, event in zip(leads, events, strict=True):
             lead.progress.activity_id = event.event_id
         save(leads)

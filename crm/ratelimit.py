@@ -30,7 +30,7 @@ _SLOTS_SCRIPT = script("batch_slots")
 #: Calls reach HubSpot a little after they take their slot, some later than others: each
 #: slot counts this much longer than HubSpot's window, so HubSpot's own count of its
 #: rolling window never tops the limit (at full speed every call is at its edge).
-WINDOW_MARGIN_S = 0.2
+WINDOW_MARGIN_S = 0.5
 #: Calls per second one batch of leads makes (about 4 calls of up to 100 leads, each
 #: taking a few tenths of a second). More batches at once than the burst budget feeds
 #: at this pace only queue for it, and each takes longer; fewer leave budget unused.

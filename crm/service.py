@@ -78,6 +78,7 @@ class CRMService:
         timeline_template_id: str | None = None,
         privacy_policy_version: str = "",
         write_settle_s: float = 30.0,
+        retry_delays_s: Sequence[float] = (1.0, 2.0),
     ) -> None:
         self.client = client
         self.map = property_map
@@ -93,6 +94,7 @@ class CRMService:
             owner_id=owner_id,
             timeline_template_id=timeline_template_id,
             write_settle_s=write_settle_s,
+            retry_delays_s=retry_delays_s,
         )
 
     def process_form_submission(

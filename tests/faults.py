@@ -7,13 +7,15 @@ from collections.abc import Callable
 from crm.sandbox.faults import Fault
 
 
-def on_first(method: str, path_part: str, fault: Fault) -> Callable[[str, str], Fault | None]:
-    """A `FaultPlan.fault_for` doing `fault` to the first `method` request whose path holds
-    `path_part`, and nothing to any other request."""
+def on_first(
+    method: str, path_part: str, fault: Fault, times: int = 1
+) -> Callable[[str, str], Fault | None]:
+    """A `FaultPlan.fault_for` doing `fault` to the first `times` `method` requests whose
+    path holds `path_part`, and nothing to any other request."""
     done: list[str] = []
 
     def fault_for(asked_method: str, path: str) -> Fault | None:
-        if asked_method == method and path_part in path and not done:
+        if asked_method == method and path_part in path and len(done) < times:
             done.append(path)
             return fault
         return None

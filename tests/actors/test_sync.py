@@ -11,6 +11,7 @@ import uuid
 
 import pytest
 
+from actors.retry_policy import CALL_REPEATS
 from actors.sync import sync_submission
 from crm.sandbox.faults import Fault
 from storage.listing import hubspot_calls
@@ -126,9 +127,9 @@ def test_a_transient_failure_leaves_the_rows_waiting_with_a_retry_counted(
     db, sandbox, faults, monkeypatch, retry_in_a_minute
 ) -> None:
     ids = [_store(email=f"t{n}@example.com") for n in range(3)]
-    monkeypatch.setattr(
-        faults, "fault_for", on_first("POST", "/deals/batch/create", Fault(status=503))
-    )
+    # Failing more often than the worker repeats a call at once.
+    failing = on_first("POST", "/deals/batch/create", Fault(status=503), CALL_REPEATS + 1)
+    monkeypatch.setattr(faults, "fault_for", failing)
 
     sync_submission(ids[0])
 
@@ -145,6 +146,24 @@ def test_a_transient_failure_leaves_the_rows_waiting_with_a_retry_counted(
 
     assert {(_row(i).status, _row(i).retries) for i in ids} == {("synced", 0)}
     assert (len(sandbox.contacts()), len(sandbox.deals()), len(sandbox.notes())) == (3, 3, 3)
+
+
+def test_a_call_that_fails_once_is_repeated_at_once_without_a_retry_counted(
+    db, sandbox, faults, monkeypatch
+) -> None:
+    ids = [_store(email=f"r{n}@example.com") for n in range(3)]
+    failing = on_first("POST", "/contacts/batch/upsert", Fault(status=502))
+    monkeypatch.setattr(faults, "fault_for", failing)
+
+    sync_submission(ids[0])
+
+    assert {(_row(i).status, _row(i).retries) for i in ids} == {("synced", 0)}
+    calls = asyncio.run(hubspot_calls(uuid.UUID(ids[0])))
+    assert [(c["operation"], c["status"]) for c in calls][:3] == [
+        ("read_contacts", 207),
+        ("upsert_contacts", 502),
+        ("upsert_contacts", 200),
+    ]
 
 
 def test_a_step_that_keeps_failing_uses_the_retries_then_fails_the_rows(

@@ -133,17 +133,44 @@ def test_a_deal_whose_create_answer_was_lost_is_found_not_duplicated(
     monkeypatch.setattr(
         faults, "fault_for", on_first("POST", "/deals/batch/create", Fault(drop_answer=True))
     )
-    with pytest.raises(HubSpotError) as lost:
-        _run(service, leads)
-    assert lost.value.kind is ErrorKind.TRANSIENT and lost.value.status == 0
+    before = len(sandbox.request_log)
 
     _run(service, leads)
 
+    # Sent again at once: HubSpot refuses the deals that landed (their submission id is
+    # unique), the upsert finds them, the association follows.
     assert all(lead.progress.done for lead in leads)
     assert len(sandbox.deals()) == 3
     for lead in leads:
         pairs = sandbox.associations("deals", lead.progress.deal_id, "contacts")
         assert (lead.progress.contact_id, 3) in pairs
+    assert [c for c in _calls(sandbox)[before:] if "deal" in c] == [
+        "POST /crm/v3/objects/deals/batch/create",
+        "POST /crm/v3/objects/deals/batch/create",
+        "POST /crm/v3/objects/deals/batch/upsert",
+        "POST /crm/v4/associations/deal/contact/batch/associate/default",
+    ]
+
+
+def test_a_note_create_answered_with_a_5xx_is_looked_for_before_it_is_sent_again(
+    service: CRMService, sandbox, faults, monkeypatch
+) -> None:
+    leads = _leads(service, 3)
+    before = len(sandbox.request_log)
+    written_then_failed = Fault(status_after_write=503)
+    monkeypatch.setattr(
+        faults, "fault_for", on_first("POST", "/notes/batch/create", written_then_failed)
+    )
+
+    _run(service, leads)
+
+    assert all(lead.progress.done for lead in leads)
+    assert len(sandbox.notes()) == 3
+    assert [c for c in _calls(sandbox)[before:] if "note" in c] == [
+        "POST /crm/v3/objects/notes/batch/create",
+        "POST /crm/v4/associations/deal/note/batch/read",
+        "POST /crm/v3/objects/notes/batch/read",
+    ]
 
 
 def test_a_batch_note_create_whose_answer_was_lost_is_never_sent_twice(

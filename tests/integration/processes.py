@@ -179,8 +179,16 @@ class Stack:
         return process
 
     def worker(self, name: str = "worker", threads: int = 4) -> Process:
+        # Each worker's own Prometheus exporter port, or the second finds it taken.
         return self.start(
-            name, str(BIN / "dramatiq"), "actors.worker", "-p", "1", "-t", str(threads)
+            name,
+            str(BIN / "dramatiq"),
+            "actors.worker",
+            "-p",
+            "1",
+            "-t",
+            str(threads),
+            env={"dramatiq_prom_port": str(free_port())},
         )
 
     def logs(self) -> str:
