@@ -14,7 +14,7 @@ import datetime as dt
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import dramatiq
@@ -41,8 +41,9 @@ BATCH_SIZE = MAX_BATCH_INPUTS
 #: Seconds one message drains before handing on to a fresh message (well inside
 #: Dramatiq's time limit, and so other queued work gets its turn).
 DRAIN_S = 60.0
-#: Longest a batch slot is held without a renewal; a dead worker's slot frees after it.
-SLOT_HOLD_S = 60.0
+#: Longest a batch slot is held past its holder's last HubSpot call (two call timeouts if
+#: longer): a dead worker's slots free after it.
+SLOT_HOLD_S = 15.0
 #: Set when a wake-up found every batch slot taken: the next holder to let go claims again.
 WANTED_KEY = "leadsync:sync:wanted"
 #: Seconds a row waits after a failure of our own (a bug, the database) before a retry.
@@ -67,8 +68,9 @@ def drain(first: str | None = None) -> None:
     deadline = time.monotonic() + DRAIN_S
     asked = False
     while True:
-        with rate_limiter().batch_slot(min(get_settings().sync_lease, SLOT_HOLD_S)) as slot:
-            if slot is not None and not _sync_batches(first, slot.renew, deadline):
+        hold_s = max(SLOT_HOLD_S, 2 * get_settings().hubspot_timeout)
+        with rate_limiter().batch_slot(hold_s) as slot:
+            if slot is not None and not _sync_batches(first, deadline):
                 return
         if slot is None:
             if asked:
@@ -80,7 +82,7 @@ def drain(first: str | None = None) -> None:
         first = None
 
 
-def _sync_batches(first: str | None, renew: Callable[[], None], deadline: float) -> bool:
+def _sync_batches(first: str | None, deadline: float) -> bool:
     """Claim and sync until nothing is due; False when the drain must stop instead (paused,
     breaker open, or its time is up: a fresh message goes on)."""
     lease_s = get_settings().sync_lease
@@ -88,7 +90,7 @@ def _sync_batches(first: str | None, renew: Callable[[], None], deadline: float)
         first = None
         if len(batch.rows) == BATCH_SIZE:
             wake_up()  # more may wait: let another worker take a free slot
-        sync_batch(batch, renew)
+        sync_batch(batch)
         if _stopped():
             return False
         if time.monotonic() > deadline:
@@ -97,7 +99,7 @@ def _sync_batches(first: str | None, renew: Callable[[], None], deadline: float)
     return True
 
 
-def sync_batch(batch: Batch, renew: Callable[[], None] = lambda: None) -> None:
+def sync_batch(batch: Batch) -> None:
     """Sync one claimed batch and settle each of its rows."""
     leads = {row.id: _lead(row) for row in batch.rows}
     saved = {row_id: dataclasses.replace(lead.progress) for row_id, lead in leads.items()}
@@ -112,7 +114,6 @@ def sync_batch(batch: Batch, renew: Callable[[], None] = lambda: None) -> None:
         for row_id, lead in rows.items():
             lead.held = row_id in held
             saved[row_id] = dataclasses.replace(lead.progress)
-        renew()
 
     with call_audit().logged_under(None, batch_id=batch.id):
         try:

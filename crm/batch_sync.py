@@ -236,12 +236,7 @@ class BatchSync:
         upserted = write_isolating(
             upserts, lambda batch: self._patient(lambda: self.client.upsert_deals(key, batch))
         )
-        for deal in _matched(upserted.results, by_trace):
-            by_trace[str(deal.trace_id)].progress.deal_id = deal.id
-        _refuse(upserted.errors, by_trace)
-        for lead in rest:
-            if not lead.progress.deal_id and lead.problem is None:
-                lead.problem = _unanswered("upsert_deals")
+        _take(upserted, rest, "deal_id", "upsert_deals")
         save(leads)
 
     def _associations(self, leads: list[Lead], save: Save) -> None:
@@ -291,7 +286,6 @@ class BatchSync:
         """Notes cannot be sent twice blindly: after a failure HubSpot answered (it may
         still have written some), look on the deals first and repeat only what is missing.
         Without an answer the write may yet land: that waits for `write_settle_s`."""
-        by_trace = {lead.payload.submission_id: lead for lead in leads}
         for delay_s in self.retry_delays_s:
             try:
                 answer = self._send_notes(leads)
@@ -303,12 +297,7 @@ class BatchSync:
             self._find_notes(leads)
         else:
             answer = self._send_notes(leads)
-        for note in _matched(answer.results, by_trace):
-            by_trace[str(note.trace_id)].progress.activity_id = note.id
-        _refuse(answer.errors, by_trace)
-        for lead in leads:
-            if not lead.progress.activity_id and lead.problem is None:
-                lead.problem = _unanswered("create_notes")
+        _take(answer, leads, "activity_id", "create_notes")
 
     def _send_notes(self, leads: list[Lead]) -> BatchAnswer:
         unsent = [self._note(lead) for lead in leads if not lead.progress.activity_id]
@@ -430,6 +419,18 @@ def _in_submit_order(
 
 def _matched(results: Iterable[HubSpotObject], by_trace: Mapping[str, Lead]) -> list[HubSpotObject]:
     return [result for result in results if result.trace_id in by_trace]
+
+
+def _take(answer: BatchAnswer, leads: Sequence[Lead], field: str, operation: str) -> None:
+    """Put each lead's new id from a batch answer into its progress `field`; a lead HubSpot
+    refused gets its reason, one its answer left out a transient problem."""
+    by_trace = {lead.payload.submission_id: lead for lead in leads}
+    for result in _matched(answer.results, by_trace):
+        setattr(by_trace[str(result.trace_id)].progress, field, result.id)
+    _refuse(answer.errors, by_trace)
+    for lead in leads:
+        if not getattr(lead.progress, field) and lead.problem is None:
+            lead.problem = _unanswered(operation)
 
 
 def _refuse(errors: Iterable[InputError], by_trace: Mapping[str, Lead]) -> None:

@@ -12,6 +12,7 @@ the UTC day the quota counts are the same for every process.
 from __future__ import annotations
 
 import math
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -63,14 +64,20 @@ class RateLimiter:
         self.max_wait_s = max_wait_s
         self._clock = clock
         self.sleep = sleep
+        #: The batch slot this thread holds, if any: renewed whenever it asks for a call.
+        self._held = threading.local()
 
     def acquire(self) -> None:
         """Wait for a slot; past `max_wait_s` (or a spent daily quota) raise RATE_LIMITED.
 
         The raise lets the actor put the job back with a delay instead of holding a thread.
+        A batch slot this thread holds is renewed at every turn: a batch is alive while it
+        calls, so a dead worker's slot frees after one hold, however long batches run.
         """
         waited = 0.0
         while True:
+            if slot := getattr(self._held, "slot", None):
+                slot.renew()
             granted, wait = self._run(
                 "acquire", self.burst_limit, self._counted_s, self.daily_limit, uuid.uuid4().hex
             )
@@ -125,14 +132,17 @@ class RateLimiter:
     def batch_slot(self, hold_s: float) -> Iterator[BatchSlot | None]:
         """Hold one of the `batches_at_once` slots every process shares for the block, or
         get None at once when all are taken (it never waits: the caller comes back later).
-        A holder that dies without leaving the block frees its slot after `hold_s`."""
+        The hold is renewed at each call this thread makes (`acquire`); a holder that dies
+        without leaving the block frees its slot `hold_s` after its last call."""
         token = uuid.uuid4().hex
         if not self._slot("take", token, hold_s):
             yield None
             return
+        self._held.slot = BatchSlot(self, token, hold_s)
         try:
-            yield BatchSlot(self, token, hold_s)
+            yield self._held.slot
         finally:
+            self._held.slot = None
             self._slot("free", token, hold_s)
 
     def _slot(self, op: str, token: str, hold_s: float) -> bool:

@@ -83,8 +83,6 @@ class CRMService:
         self.client = client
         self.map = property_map
         self.owner_id = owner_id
-        #: Private apps cannot write custom timeline events, so notes are the default.
-        self.timeline_template_id = timeline_template_id
         self.privacy_policy_version = privacy_policy_version
         #: Seconds after sending a create with no answer before looking for what it made.
         self.write_settle_s = write_settle_s

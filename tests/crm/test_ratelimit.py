@@ -229,6 +229,21 @@ def test_renewing_keeps_the_slot_past_its_first_hold(any_redis, clock: Clock) ->
         assert not held.renew()  # lapsed: another batch may have its slot
 
 
+def test_a_slot_is_renewed_at_each_call_its_thread_asks_for(any_redis, clock: Clock) -> None:
+    limiter = _limiter(any_redis, clock, burst_limit=10)  # one slot
+    other = _limiter(any_redis, clock, burst_limit=10)
+
+    with limiter.batch_slot(15) as held:
+        for _ in range(4):  # a batch calling HubSpot every 10 s stays alive for 40 s
+            clock.advance(10)
+            limiter.acquire()
+        with other.batch_slot(15) as taken:
+            assert held is not None and taken is None
+        clock.advance(16)  # its thread stopped calling (the worker died): the slot frees
+        with other.batch_slot(15) as free:
+            assert free is not None
+
+
 def test_redis_time_decides_whatever_the_callers_clock_says(
     real_redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
