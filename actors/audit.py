@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from crm.client import CallRecord
+from crm.errors import HubSpotError
 from storage.runner import database
 from storage.tables import HubSpotCall
 
@@ -50,13 +51,14 @@ class CallAudit:
         pass
 
     def after_call(self, record: CallRecord) -> None:
-        # A batch write that HubSpot took but refused inputs of is logged as its first
-        # refusal, so the error figures count it; the leads concerned carry the detail.
+        # A batch write HubSpot took but refused inputs of counts as failed, in the kind of
+        # its first refusal. A batch call's row keeps no HubSpot message: it may quote a
+        # person's values, and an erasure finds the person's rows, not their batches'.
         error = record.error or (record.refused[0] if record.refused else None)
-        described = error.describe() if error else None
-        if error is not None and record.error is None:
-            described = f"{len(record.refused)} input(s) refused; the first: {described}"
         submission_id, batch_id = _current.get()
+        described = None
+        if error is not None:
+            described = error.describe() if batch_id is None else _without_message(record, error)
         row = {
             "at": dt.datetime.now(dt.UTC),  # the call's time, not the write's
             "operation": record.operation,
@@ -96,6 +98,13 @@ class CallAudit:
         if rows:
             await HubSpotCall.insert(*(HubSpotCall(**row) for row in rows))
         return len(rows)
+
+
+def _without_message(record: CallRecord, error: HubSpotError) -> str:
+    """A batch call's failure as the log keeps it: what failed, never HubSpot's words."""
+    refused = f"{len(record.refused)} input(s) refused, " if record.refused else ""
+    answer = f"HTTP {record.status}" if record.status else "no answer"
+    return f"{record.operation}: {refused}{error.kind.value}, {answer}"
 
 
 def mask_emails(text: str) -> str:

@@ -62,7 +62,9 @@ def hubspot_client() -> HubSpotClient:
         settings.hubspot_token,
         settings.hubspot_api_url,
         timeout_s=settings.hubspot_timeout,
-        hooks=[circuit_breaker(), rate_limiter(), call_audit()],
+        # The budget first: a half-open breaker's probe is let through only for a call
+        # that will be made, so no probe is left waiting for an answer that never comes.
+        hooks=[rate_limiter(), circuit_breaker(), call_audit()],
     )
 
 

@@ -118,7 +118,7 @@ def sync_batch(batch: Batch) -> None:
     with call_audit().logged_under(None, batch_id=batch.id):
         try:
             crm_service().sync_leads(list(leads.values()), save, _written(batch))
-        except (HubSpotError, BreakerOpen, WriteInDoubt) as exc:
+        except (HubSpotError, BreakerOpen) as exc:
             _settle(batch, leads, exc)
         except Exception as exc:
             _settle(batch, leads, exc)
@@ -137,12 +137,13 @@ def wake_up(first: uuid.UUID | str | None = None, delay_s: float = 0.0) -> None:
 
 
 def _stopped() -> bool:
-    """Syncing was paused, or the breaker opened: stop claiming (a wake-up is queued)."""
+    """Syncing was paused (the resume queues what waits) or the breaker opened (the rows
+    it stopped wait with a wake-up; others, for the sweeper or the next message)."""
     return sync_control.is_paused() or circuit_breaker().remaining_open_s() > 0
 
 
 def _settle(batch: Batch, leads: dict[uuid.UUID, Lead], interrupted: Exception | None) -> None:
-    retries = {row.id: row.retries for row in batch.rows}
+    retries = {row.id: _retries_so_far(row, leads[row.id].progress) for row in batch.rows}
     settlements: dict[uuid.UUID, Settlement] = {}
     delays: dict[int, float] = {}  # one backoff per retry count: rows come back together
     for row_id, lead in leads.items():
@@ -157,6 +158,14 @@ def _settle(batch: Batch, leads: dict[uuid.UUID, Lead], interrupted: Exception |
             log.warning("sync of %s failed: %s", row_id, settlements[row_id].error)
     database.run(submissions.settle_batch(batch.id, settlements))
     _wake_for(settlements)
+
+
+def _retries_so_far(row: Submission, progress: SyncProgress) -> int:
+    """The row's transient failures in a row: none once this run took it a step on."""
+    steps = ("contact_id", "deal_id", "association_verified", "activity_id")
+    before = _lead(row).progress
+    moved_on = any(getattr(before, step) != getattr(progress, step) for step in steps)
+    return 0 if moved_on else row.retries
 
 
 def _settlement(problem: Exception | None, retries: int, delays: dict[int, float]) -> Settlement:

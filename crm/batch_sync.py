@@ -35,8 +35,9 @@ from crm.mapping import PropertyMap
 
 #: Whole-call answers that mean HubSpot wrote nothing because of what was sent.
 REFUSALS = frozenset({ErrorKind.PERMANENT, ErrorKind.CONFLICT})
-#: Failures after which a write may still land: no answer at all, or a gateway timeout.
-UNSURE = frozenset({0, 504})
+#: Failures after which a write may still land: no answer at all, or a gateway's answer
+#: (bad gateway, gateway timeout, Cloudflare's 520-524) while HubSpot may still be at it.
+UNSURE = frozenset({0, 502, 504, 520, 521, 522, 523, 524})
 
 
 @dataclass(frozen=True)
@@ -283,9 +284,10 @@ class BatchSync:
         save(leads)
 
     def _create_notes(self, leads: list[Lead]) -> None:
-        """Notes cannot be sent twice blindly: after a failure HubSpot answered (it may
-        still have written some), look on the deals first and repeat only what is missing.
-        Without an answer the write may yet land: that waits for `write_settle_s`."""
+        """Notes cannot be sent twice blindly: after a failure HubSpot itself answered (it
+        may have written some first), look on the deals and repeat only what is missing.
+        Without an answer, or behind a gateway's, the write may yet land: that waits for
+        `write_settle_s`."""
         for delay_s in self.retry_delays_s:
             try:
                 answer = self._send_notes(leads)
@@ -362,9 +364,12 @@ class BatchSync:
             )
             for lead in leads
         ]
-        self._patient(lambda: self.client.create_timeline_events(template_id, events))
+        refused = self._patient(lambda: self.client.create_timeline_events(template_id, events))
         for lead, event in zip(leads, events, strict=True):
-            lead.progress.activity_id = event.event_id
+            if event.event_id in refused:
+                lead.problem = refused[event.event_id]
+            else:
+                lead.progress.activity_id = event.event_id
         save(leads)
 
 

@@ -17,7 +17,7 @@ from typing import Any, Protocol, TypeVar
 import hubspot
 import urllib3
 
-from crm.errors import ErrorKind, HubSpotError
+from crm.errors import MULTI_STATUS, ErrorKind, HubSpotError
 
 T = TypeVar("T")
 
@@ -316,22 +316,38 @@ class HubSpotClient:
             "create_notes", self._notes_batch.create_with_http_info, body, notes, None
         )
 
-    def create_timeline_events(self, template_id: str, events: Sequence[TimelineEvent]) -> None:
-        """Custom timeline events; our own event ids make a resend replace, not duplicate."""
+    def create_timeline_events(
+        self, template_id: str, events: Sequence[TimelineEvent]
+    ) -> dict[str, HubSpotError]:
+        """Custom timeline events; our own event ids make a resend replace, not duplicate.
+
+        Returns the events HubSpot refused, by event id. Its 207 answer to a batch names no
+        event (the SDK has no model for it), so each event of such a batch is sent again
+        alone, which names the refused ones.
+        """
+        refused: dict[str, HubSpotError] = {}
         for chunk in _chunks(events):
-            body = {
-                "inputs": [
-                    {
-                        "eventTemplateId": template_id,
-                        "id": event.event_id,
-                        "objectId": event.contact_id,
-                        "tokens": dict(event.tokens),
-                        "timestamp": _iso(event.timestamp_ms),
-                    }
-                    for event in chunk
-                ]
-            }
-            self._call("create_timeline_events", self._timeline.create_batch_with_http_info, body)
+            body = {"inputs": [_timeline_input(template_id, event) for event in chunk]}
+            _, record = self._exchange(
+                "create_timeline_events", self._timeline.create_batch_with_http_info, body
+            )
+            if record.status == MULTI_STATUS:
+                refused |= self._timeline_one_by_one(template_id, chunk)
+        return refused
+
+    def _timeline_one_by_one(
+        self, template_id: str, events: Sequence[TimelineEvent]
+    ) -> dict[str, HubSpotError]:
+        refused = {}
+        for event in events:
+            body = _timeline_input(template_id, event)
+            try:
+                self._call("create_timeline_event", self._timeline.create_with_http_info, body)
+            except HubSpotError as exc:
+                if exc.kind is not ErrorKind.PERMANENT:
+                    raise
+                refused[event.event_id] = exc
+        return refused
 
     def archive_note(self, note_id: str) -> None:
         """Move the note to HubSpot's recycle bin, like `archive_deal` (204 if already gone).
@@ -499,6 +515,16 @@ class TimelineEvent:
     contact_id: str
     tokens: Mapping[str, str]
     timestamp_ms: int
+
+
+def _timeline_input(template_id: str, event: TimelineEvent) -> dict[str, Any]:
+    return {
+        "eventTemplateId": template_id,
+        "id": event.event_id,
+        "objectId": event.contact_id,
+        "tokens": dict(event.tokens),
+        "timestamp": _iso(event.timestamp_ms),
+    }
 
 
 def note_properties(

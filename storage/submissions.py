@@ -113,7 +113,7 @@ async def record_progress(
     async with Submission._meta.db.transaction():
         kept = set()
         for row_id, columns in changes.items():
-            progress = {**columns, Submission.retries: 0, Submission.updated_at: now}
+            progress = {**columns, Submission.updated_at: now}
             if (
                 await Submission.update(progress)
                 .where((Submission.id == row_id) & held & (Submission.status == "syncing"))

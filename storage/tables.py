@@ -26,7 +26,10 @@ class Submission(Table, tablename="submissions"):
         default=0, help_text="transient failures in a row since the sync last moved forward"
     )
     batch_id = UUID(
-        null=True, default=None, help_text="the claim holding the row; fences off an old one"
+        null=True,
+        default=None,
+        index=True,
+        help_text="the claim holding the row; fences off an old one",
     )
     last_error = Text(null=True, default=None)
     last_error_correlation_id = Varchar(length=64, null=True, default=None)

@@ -190,6 +190,23 @@ def test_a_step_that_keeps_failing_uses_the_retries_then_fails_the_rows(
     assert all(r.last_error_correlation_id for r in rows)
 
 
+def test_a_row_that_moved_a_step_on_starts_its_retry_count_again(
+    db, sandbox, faults, monkeypatch, retry_in_a_minute
+) -> None:
+    from settings import get_settings
+
+    submission_id = _store()
+    _set(submission_id, retries=get_settings().hubspot_max_retries)  # one more would fail it
+    failing = on_first("POST", "/deals/batch/create", Fault(status=503), CALL_REPEATS + 1)
+    monkeypatch.setattr(faults, "fault_for", failing)
+
+    sync_submission(submission_id)
+
+    row = _row(submission_id)
+    assert row.hubspot_contact_id and not row.hubspot_deal_id
+    assert (row.status, row.retries) == ("pending", 1)
+
+
 def test_a_row_out_of_retries_fails_with_the_last_error(db, sandbox, faults) -> None:
     from settings import get_settings
 

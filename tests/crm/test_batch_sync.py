@@ -277,3 +277,51 @@ def _with(payload: SubmissionPayload, **changes) -> SubmissionPayload:
 
 def _written(lead: Lead) -> WrittenContact:
     return WrittenContact(lead.payload.submitted_at_ms, lead.payload.contact_properties)
+
+
+@pytest.fixture
+def timeline(sandbox, sandbox_server) -> CRMService:
+    """The CRM service of a public app: activities are custom timeline events."""
+    import httpx2
+
+    tokens = ("formName", "formType", "submissionId", "dealId")
+    template = httpx2.post(
+        f"{sandbox_server.url}/integrators/timeline/v3/424242/event-templates",
+        params={"hapikey": "dev-key"},
+        json={
+            "name": "Website form",
+            "objectType": "contacts",
+            "headerTemplate": "{{formName}}",
+            "tokens": [{"name": t, "label": t, "type": "string"} for t in tokens],
+        },
+    ).json()
+    service = crm_service()
+    return CRMService(service.client, service.map, timeline_template_id=template["id"])
+
+
+def test_timeline_events_are_the_activity_of_a_public_app(timeline: CRMService, sandbox) -> None:
+    leads = _leads(timeline, 3)
+
+    _run(timeline, leads)
+
+    assert all(lead.progress.done for lead in leads)
+    assert {lead.progress.activity_id for lead in leads} == {
+        f"submission-{lead.payload.submission_id}" for lead in leads
+    }
+    assert len(sandbox.events) == 3 and sandbox.notes() == []
+
+
+def test_a_timeline_event_hubspot_refuses_fails_its_lead_alone(
+    timeline: CRMService, sandbox
+) -> None:
+    leads = _leads(timeline, 3)
+    _run(timeline, leads[:2])
+    for lead in leads[:2]:
+        lead.progress.activity_id = None
+    gone = Lead(leads[2].payload, dataclasses.replace(leads[0].progress, contact_id="999999"))
+
+    _run(timeline, [leads[0], gone, leads[1]])
+
+    assert leads[0].progress.done and leads[1].progress.done
+    assert isinstance(gone.problem, HubSpotError) and gone.problem.kind is ErrorKind.PERMANENT
+    assert gone.progress.activity_id is None

@@ -151,22 +151,22 @@ def test_synced_and_failed_rows_are_not_claimed(any_db: str) -> None:
     assert asyncio.run(submissions.get_submission(synced)).synced_at is not None
 
 
-def test_progress_resets_the_retry_count_and_renews_the_lease(any_db: str) -> None:
-    submission_id = _create()
-    batch = _claim()
-    row_id = batch.rows[0].id
-    asyncio.run(
-        submissions.settle_batch(batch.id, {row_id: submissions.Settlement("pending", retries=2)})
-    )
-    batch = _claim()
+def test_progress_renews_the_whole_batchs_lease(any_db: str) -> None:
+    moved, waiting = _create(), _create(email="other@example.com")
+    batch = _claim(first=moved)
+    ids = {str(row.id): row.id for row in batch.rows}
+    assert set(ids) == {moved, waiting}
 
     kept = asyncio.run(
-        submissions.record_progress(batch.id, {row_id: {Submission.hubspot_contact_id: "7"}}, 600)
+        submissions.record_progress(
+            batch.id, {ids[moved]: {Submission.hubspot_contact_id: "7"}}, 600
+        )
     )
 
-    row = asyncio.run(submissions.get_submission(submission_id))
-    assert kept == {row_id} and row.retries == 0 and row.hubspot_contact_id == "7"
-    assert row.lease_until > dt.datetime.now(dt.UTC) + dt.timedelta(seconds=500)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=500)
+    assert kept == {ids[moved]}
+    assert asyncio.run(submissions.get_submission(moved)).hubspot_contact_id == "7"
+    assert all(asyncio.run(submissions.get_submission(i)).lease_until > later for i in ids)
 
 
 def _failed(minutes_ago: float) -> str:

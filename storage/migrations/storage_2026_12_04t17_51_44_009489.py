@@ -3,7 +3,7 @@ from piccolo.columns.column_types import UUID, BigSerial, Integer, Timestamptz
 from piccolo.columns.defaults.uuid import UUID4
 from piccolo.columns.indexes import IndexMethod
 
-ID = "2026-12-04T16:28:47:521786"
+ID = "2026-12-04T17:51:44:009489"
 VERSION = "1.38.0"
 DESCRIPTION = "Batched sync: claims, retries, batch call log (#10)"
 
@@ -92,7 +92,7 @@ async def forwards():
             "null": True,
             "primary_key": False,
             "unique": False,
-            "index": False,
+            "index": True,
             "index_method": IndexMethod.btree,
             "choices": None,
             "db_column_name": None,
