@@ -40,14 +40,20 @@ def backoff_s(retries: int, *, no_answer: bool = False) -> float:
     """Seconds before retry number `retries` (1 for the first): the first delay doubled per
     retry up to the longest, with jitter so batches that failed together come back apart.
 
-    After no answer at all HubSpot may still be doing the write: wait at least three
-    timeouts, so the retry finds what it did instead of repeating it.
+    After no answer at all HubSpot may still be doing the write: wait until it has
+    settled, so the retry finds what it did instead of repeating it.
     """
     settings = get_settings()
     first_s = max(settings.hubspot_retry_delay, 1) / 1000
     delay_s = min(settings.hubspot_max_retry_delay / 1000, first_s * 2 ** max(retries - 1, 0))
     delay_s *= random.uniform(0.5, 1.0)
-    return max(delay_s, settings.hubspot_timeout * 3) if no_answer else delay_s
+    return max(delay_s, write_settle_s()) if no_answer else delay_s
+
+
+def write_settle_s() -> float:
+    """Seconds after sending a write that got no answer before looking for what it did:
+    its own timeout, then another whole one for it to land."""
+    return get_settings().hubspot_timeout * 2
 
 
 def last_attempt() -> bool:

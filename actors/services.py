@@ -10,7 +10,7 @@ import functools
 
 from actors.audit import CallAudit
 from actors.broker import redis_client
-from actors.retry_policy import repeat_delays_s
+from actors.retry_policy import repeat_delays_s, write_settle_s
 from crm.breaker import CircuitBreaker
 from crm.client import HubSpotClient
 from crm.mapping import PropertyMap
@@ -78,6 +78,6 @@ def crm_service() -> CRMService:
         settings.hubspot_owner_id,
         template_id,
         settings.privacy_policy_version,
-        write_settle_s=settings.hubspot_timeout * 3,
+        write_settle_s=write_settle_s(),
         retry_delays_s=repeat_delays_s(),
     )

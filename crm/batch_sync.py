@@ -35,9 +35,9 @@ from crm.mapping import PropertyMap
 
 #: Whole-call answers that mean HubSpot wrote nothing because of what was sent.
 REFUSALS = frozenset({ErrorKind.PERMANENT, ErrorKind.CONFLICT})
-#: Failures after which a write may still land: no answer at all, or a gateway's answer
-#: (bad gateway, gateway timeout, Cloudflare's 520-524) while HubSpot may still be at it.
-UNSURE = frozenset({0, 502, 504, 520, 521, 522, 523, 524})
+#: Failures after which a write may still land: no answer at all, or a gateway that gave
+#: up waiting for HubSpot while HubSpot may still be at it (504, Cloudflare's 524).
+UNSURE = frozenset({0, 504, 524})
 
 
 @dataclass(frozen=True)
@@ -284,9 +284,9 @@ class BatchSync:
         save(leads)
 
     def _create_notes(self, leads: list[Lead]) -> None:
-        """Notes cannot be sent twice blindly: after a failure HubSpot itself answered (it
-        may have written some first), look on the deals and repeat only what is missing.
-        Without an answer, or behind a gateway's, the write may yet land: that waits for
+        """Notes cannot be sent twice blindly: after a failure that was answered (some may
+        be written first), look on the deals and repeat only what is missing. Without an
+        answer, or after a gateway timeout, the write may yet land: that waits for
         `write_settle_s`."""
         for delay_s in self.retry_delays_s:
             try:
