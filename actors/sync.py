@@ -163,7 +163,7 @@ def _settle(batch: Batch, leads: dict[uuid.UUID, Lead], interrupted: Exception |
 def _retries_so_far(row: Submission, progress: SyncProgress) -> int:
     """The row's transient failures in a row: none once this run took it a step on."""
     steps = ("contact_id", "deal_id", "association_verified", "activity_id")
-    before = _lead(row).progress
+    before = _progress(row)
     moved_on = any(getattr(before, step) != getattr(progress, step) for step in steps)
     return 0 if moved_on else row.retries
 
@@ -222,14 +222,18 @@ def _lead(row: Submission) -> Lead:
         summary=row.summary,
         submitted_at_ms=_ms(row.created_at),
     )
-    progress = SyncProgress(
+    return Lead(payload, _progress(row))
+
+
+def _progress(row: Submission) -> SyncProgress:
+    """How far the row had got when it was claimed."""
+    return SyncProgress(
         contact_id=row.hubspot_contact_id,
         deal_id=row.hubspot_deal_id,
         association_verified=row.association_verified_at is not None,
         activity_attempted_at=epoch(row.activity_attempted_at),
         activity_id=row.hubspot_activity_id,
     )
-    return Lead(payload, progress)
 
 
 def _progress_columns(before: SyncProgress, after: SyncProgress) -> dict[Any, Any]:
