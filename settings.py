@@ -129,6 +129,15 @@ class Settings(BaseSettings):
         30.0, gt=0, description="days files and their analyses are kept"
     )
 
+    # Analysis of uploads (issue 11). The analysis looks at its clock as it reads, and a file
+    # that takes longer fails with a message; kept under the worker's hard 10-minute limit.
+    analysis_time_limit_s: float = Field(
+        120.0,
+        gt=0,
+        lt=600,
+        description="seconds one analysis may take before the upload fails as too slow",
+    )
+
     @field_validator("hubspot_api_url")
     @classmethod
     def _http_url(cls, value: str) -> str:

@@ -98,14 +98,20 @@ def analyse_upload(upload_id: str) -> None:
 
 def _analyse(row: Upload) -> dict[str, Any]:
     store = object_store()
-    max_bytes = get_settings().upload_max_bytes
+    settings = get_settings()
+    max_bytes = settings.upload_max_bytes
     size = store.size(row.object_key)
     if size is None:
         raise AnalysisError(NOT_RECEIVED)
     if size > max_bytes:
         raise too_large(max_bytes)
     with store.open(row.object_key) as stream:
-        return analyse(stream, filename=row.filename, max_bytes=max_bytes)
+        return analyse(
+            stream,
+            filename=row.filename,
+            max_bytes=max_bytes,
+            time_limit_s=settings.analysis_time_limit_s,
+        )
 
 
 def _retries_left() -> bool:

@@ -132,7 +132,7 @@ def _is_json_lines(text: str) -> bool:
     first, _, rest = text.partition("\n")
     try:
         json.loads(first)
-    except ValueError:
+    except (ValueError, RecursionError):  # too deep: the reader says so
         return False
     following = rest.lstrip()
     return bool(following) and following[0] in "[{"

@@ -16,6 +16,10 @@ CORRUPT_XLSX = (
 XLSX_TOO_COMPLEX = (
     "The Excel file is too large to analyse once unpacked. Upload the data as a CSV file instead."
 )
+XLSX_BOMB = (
+    "The Excel file unpacks to far more than its size, which real workbooks do not. Open it in "
+    "Excel and save it again, or upload the data as a CSV file."
+)
 NO_SHEET = "The Excel file has no worksheet. Upload a workbook with the data on its first sheet."
 
 
@@ -70,12 +74,58 @@ def bad_csv(line: int, problem: str) -> AnalysisError:
 
 def too_many_columns(limit: int) -> AnalysisError:
     return AnalysisError(
-        f"The file has more than {limit} columns. Upload a sample with fewer columns."
+        f"The file has more than {limit:,} columns. Upload a sample with fewer columns."
     )
 
 
 def record_too_large(limit_bytes: int) -> AnalysisError:
     return AnalysisError(
-        f"One record of the file is larger than {limit_bytes // 1_000_000} MB, which is more "
+        f"One record of the file is larger than {_megabytes(limit_bytes)}, which is more "
         "than a sample needs. Upload smaller records."
     )
+
+
+def line_too_long(line: int, limit_bytes: int) -> AnalysisError:
+    return AnalysisError(
+        f"Line {line:,} is longer than {_megabytes(limit_bytes)}, which no table row needs. "
+        "Check that this is the right file, or export the data again as CSV."
+    )
+
+
+def nested_too_deeply() -> AnalysisError:
+    return AnalysisError(
+        "The JSON nests values inside each other too deeply to be a table of records. "
+        "Upload the records as a flat list of objects."
+    )
+
+
+def xlsx_sheet_too_wide(limit: int) -> AnalysisError:
+    return AnalysisError(
+        f"The Excel sheet says it spans more than {limit:,} columns. Delete the unused "
+        "columns, or upload the data as a CSV file."
+    )
+
+
+def xlsx_too_many_rows(limit: int) -> AnalysisError:
+    return AnalysisError(
+        f"The Excel sheet has more than {limit:,} rows, more than Excel allows. Upload the "
+        "data as a CSV file, or a sample of it."
+    )
+
+
+def too_slow(limit_s: float) -> AnalysisError:
+    return AnalysisError(
+        f"The analysis took longer than {_duration(limit_s)}, so it was stopped. "
+        "Upload a smaller sample of the data."
+    )
+
+
+def _megabytes(size_bytes: int) -> str:
+    return f"{size_bytes / 1_000_000:g} MB"
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 60 and seconds % 60 == 0:
+        minutes = int(seconds // 60)
+        return f"{minutes} minute{'s' * (minutes != 1)}"
+    return f"{seconds:g} second{'s' * (seconds != 1)}"

@@ -217,7 +217,7 @@ class TableProfile:
             return
         self._batch.append(row)
         if len(self._batch) >= BATCH_ROWS:
-            self._flush()
+            self.flush()
 
     def add_record(self, record: Mapping[str, Any]) -> None:
         """A JSON object; a key not seen before starts a new column."""
@@ -237,9 +237,10 @@ class TableProfile:
             hashable.pop()  # rows from before a column appeared must hash alike
         self._batch_hashes.append(hash(tuple(hashable)))
         if len(self._batch) >= BATCH_ROWS:
-            self._flush()
+            self.flush()
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Profile the rows held so far (the caller flushes early when they are large)."""
         batch, self._batch = self._batch, []
         if not batch:
             return
@@ -266,7 +267,7 @@ class TableProfile:
 
     def results(self, file_type: str, size_bytes: int) -> dict[str, Any]:
         """What the analysis reports (see the module docstring for the score)."""
-        self._flush()
+        self.flush()
         if not self.rows:
             raise errors.AnalysisError(errors.NO_ROWS if self.columns else errors.NO_RECORDS)
         columns = [
@@ -345,16 +346,24 @@ def _hashable(value: Any) -> Any:
     return value
 
 
-def header_names(cells: Iterable[Any]) -> list[str]:
-    """Column names from a header row: blanks named by position, repeats numbered."""
+def header_names(cells: Sequence[Any]) -> list[str]:
+    """Column names from a header row: blanks named by position, repeats numbered.
+
+    The width is checked first and each name remembers its next number, so a header of
+    thousands of repeats costs one pass, not a search per repeat.
+    """
+    if len(cells) > MAX_COLUMNS:
+        raise errors.too_many_columns(MAX_COLUMNS)
     names: list[str] = []
-    seen: set[str] = set()
+    taken: set[str] = set()
+    next_suffix: dict[str, int] = {}
     for position, cell in enumerate(cells, start=1):
         name = str(cell).strip() if cell is not None else ""
-        name = name or f"column_{position}"
-        candidate, suffix = name, 2
-        while candidate in seen:
+        name = candidate = name or f"column_{position}"
+        suffix = next_suffix.get(name, 2)
+        while candidate in taken:
             candidate, suffix = f"{name}_{suffix}", suffix + 1
-        seen.add(candidate)
+        next_suffix[name] = suffix
+        taken.add(candidate)
         names.append(candidate)
     return names
