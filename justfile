@@ -69,6 +69,10 @@ lint:
 bench-analysis mb="200":
     {{venv}}/python -m bench.analysis_memory --mb {{mb}}
 
+# Peak memory and seconds of the analysis on each hostile file at full size (target < 150 MB).
+bench-hostile scale="1":
+    {{venv}}/python -m bench.hostile --scale {{scale}}
+
 # Leads per minute, calls per lead, busiest 10 s window, 429s and single-lead latency while
 # workers drain 10,000 waiting submissions at 100 calls/10 s; then at 2 % and 15 % 5xx.
 # Needs PostgreSQL on 127.0.0.1 (scratch databases, dropped after).

@@ -247,6 +247,26 @@ def xlsx_shared_strings_bomb(path: Path, unpacked: int) -> None:
     )
 
 
+def xlsx_million_rows(path: Path, rows: int) -> None:
+    """A real sheet of `rows` rows (Excel's most is 1,048,576) of varied numbers."""
+
+    def write(book: zipfile.ZipFile) -> None:
+        with book.open("xl/worksheets/sheet1.xml", "w") as out:
+            out.write(SHEET_HEAD + b"<sheetData>")
+            out.write(b'<row r="1"><c r="A1" t="inlineStr"><is><t>n</t></is></c></row>')
+            for start in range(2, rows + 1, 10_000):
+                stop = min(rows + 1, start + 10_000)
+                out.write(
+                    b"".join(
+                        b'<row r="%d"><c r="A%d"><v>%d</v></c></row>' % (n, n, n * 7919 % 100_003)
+                        for n in range(start, stop)
+                    )
+                )
+            out.write(b"</sheetData></worksheet>")
+
+    _workbook(path, write)
+
+
 def zip_of_many_entries(path: Path, size: int) -> None:
     """A ZIP named .xlsx whose central directory lists `size / 100` tiny entries."""
     with zipfile.ZipFile(path, "w") as archive:
@@ -306,8 +326,9 @@ HOSTILE = (
     Hostile("nested.json", nested_json, 120 * MB),
     Hostile("wide-object.json", wide_json_object, 120 * MB),
     Hostile("bomb.xlsx", xlsx_bomb, 265 * MB),
-    Hostile("wide-dimension.xlsx", xlsx_wide_dimension, 20 * MB),
+    Hostile("wide-dimension.xlsx", xlsx_wide_dimension, 5 * MB),
     Hostile("shared-strings.xlsx", xlsx_shared_strings_bomb, 200 * MB),
+    Hostile("million-rows.xlsx", xlsx_million_rows, 1_048_575),
     Hostile("many-entries.xlsx", zip_of_many_entries, 30 * MB),
     Hostile("workbook.csv", zip_named_csv, 1 * MB),
     Hostile("binary.csv", binary_named_csv, 120 * MB),

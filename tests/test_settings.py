@@ -45,6 +45,7 @@ def test_either_token_variable_switches_to_real_hubspot(
         ("HUBSPOT_API_URL", "ftp://example.com", "HUBSPOT_API_URL: must be an http"),
         ("REDIS_URL", "memcached://x", "REDIS_URL: must start with redis://"),
         ("PORT", "99999", "PORT:"),
+        ("ANALYSIS_TIME_LIMIT_S", "600", "ANALYSIS_TIME_LIMIT_S: Input should be less than 600"),
     ],
 )
 def test_bad_values_give_one_line_naming_the_variable(

@@ -92,6 +92,14 @@ def line_too_long(line: int, limit_bytes: int) -> AnalysisError:
     )
 
 
+def value_too_long(line: int, limit_chars: int) -> AnalysisError:
+    return AnalysisError(
+        f"Line {line:,} holds a value longer than {limit_chars:,} characters, most often a "
+        "quote that is never closed. Check the quotes on that line, or export the data "
+        "again as CSV."
+    )
+
+
 def nested_too_deeply() -> AnalysisError:
     return AnalysisError(
         "The JSON nests values inside each other too deeply to be a table of records. "

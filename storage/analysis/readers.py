@@ -78,6 +78,8 @@ def delimited_rows(stream: BinaryIO, delimiter: str) -> Iterator[list[str]]:
             lines.record_bytes = 0
             yield row
     except csv.Error as exc:
+        if str(exc).startswith("field larger than field limit"):
+            raise errors.value_too_long(reader.line_num, csv.field_size_limit()) from None
         raise errors.bad_csv(reader.line_num, str(exc)) from None
 
 

@@ -17,6 +17,7 @@ from actors.uploads import (
     record_upload_in_crm,
     upload_housekeeping,
 )
+from settings import get_settings
 from storage import uploads
 from storage.objects import object_key, object_store
 from storage.uploads import Upload
@@ -69,6 +70,19 @@ def test_a_file_missing_from_storage_ends_failed(db, sandbox) -> None:
     analyse_upload(upload_id)
 
     assert "did not receive your file" in _row(upload_id).message
+
+
+def test_an_analysis_past_the_time_limit_ends_failed_saying_so(
+    db, sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(get_settings(), "analysis_time_limit_s", 1e-9)  # past at once
+    upload_id = stored_upload(CSV)
+
+    analyse_upload(upload_id)
+
+    row = _row(upload_id)
+    assert row.status == "failed" and row.message.startswith("The analysis took longer than")
+    assert not _queued("crm")
 
 
 def test_an_unexpected_error_still_ends_failed_never_processing(

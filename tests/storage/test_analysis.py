@@ -12,7 +12,7 @@ import openpyxl
 import pytest
 
 from storage.analysis import AnalysisError, analyse
-from storage.analysis.profile import DistinctRows, TableProfile
+from storage.analysis.profile import DistinctRows, TableProfile, header_names
 
 LIMIT = 10_000_000
 
@@ -245,3 +245,64 @@ def test_distinct_rows_stay_bounded_and_estimate_closely(monkeypatch) -> None:
     assert profile.distinct.level > 0 and len(profile.distinct._seen) <= 4096
     assert results["duplicates_estimated"]
     assert results["duplicate_share"] == pytest.approx(0.5, abs=0.05)
+
+
+MIXED_BREAKS = (
+    "\ufeffid,name,note\r\n"
+    '1,Ann,"two\r\nlines"\r\n'
+    "2,Bob,mac\r"
+    "3,Cy,unix\n"
+    '4,Di,"quoted, with ""quotes"""\n'
+)
+
+
+def test_delimited_lines_are_joined_across_read_chunks_whatever_their_breaks(
+    monkeypatch,
+) -> None:
+    whole = run("breaks.csv", MIXED_BREAKS.encode())
+    monkeypatch.setattr("storage.analysis.readers.LINE_CHUNK_BYTES", 5)
+
+    chunked = run("breaks.csv", MIXED_BREAKS.encode())
+
+    assert chunked == whole
+    assert (whole["row_count"], whole["ragged_rows"], whole["blank_rows"]) == (4, 0, 0)
+    assert [column["name"] for column in whole["columns"]] == ["id", "name", "note"]
+
+
+@pytest.mark.parametrize("chunk_bytes", [16, 4096])
+def test_a_line_over_the_cap_is_named_wherever_the_chunks_fall(monkeypatch, chunk_bytes) -> None:
+    monkeypatch.setattr("storage.analysis.readers.MAX_LINE_BYTES", 50)
+    monkeypatch.setattr("storage.analysis.readers.LINE_CHUNK_BYTES", chunk_bytes)
+    data = b"a,b\n1,2\n3,4\n5,6\n" + b"7," + b"8" * 60 + b"\n9,10\n"
+
+    message = refusal("long.csv", data)
+
+    assert message.startswith("Line 5 is longer than")
+
+
+def test_a_record_spread_over_lines_by_quotes_is_capped_like_a_line(monkeypatch) -> None:
+    monkeypatch.setattr("storage.analysis.readers.MAX_RECORD_BYTES", 1000)
+    data = b"a,b\n" + b'"1\n",' * 300 + b'"x"\n'
+
+    message = refusal("quotes.csv", data)
+
+    assert message.startswith("One record of the file is larger than 0.001 MB")
+
+
+def test_members_beside_a_json_records_array_are_capped_like_a_record(monkeypatch) -> None:
+    monkeypatch.setattr("storage.analysis.readers.MAX_RECORD_CHARS", 1000)
+    data = json.dumps({"a": "x" * 600, "b": "y" * 600, "rows": [{"n": 1}]}).encode()
+
+    assert refusal("meta.json", data).startswith("One record of the file is larger than")
+
+
+def test_repeated_column_names_are_numbered_in_order() -> None:
+    names = header_names(["a", "a", "a_2", "a", "", " ", "a"])
+
+    assert names == ["a", "a_2", "a_2_2", "a_3", "column_5", "column_6", "a_4"]
+
+
+def test_a_header_over_the_column_limit_is_refused_before_its_names_are_made() -> None:
+    message = refusal("wide.csv", b",".join([b"id"] * 30_000) + b"\n1\n")
+
+    assert message == "The file has more than 1,000 columns. Upload a sample with fewer columns."
