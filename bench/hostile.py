@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import json
 import os
 import resource
@@ -132,6 +131,12 @@ def duplicate_headers_csv(path: Path, size: int) -> None:
     _write_repeated(path, header, b",".join([b"1"] * 30_000) + b"\n", size)
 
 
+def wide_rows_csv(path: Path, size: int) -> None:
+    """A header of 1,000 columns, then rows of 450,000 cells each, just under the line cap."""
+    header = b",".join(b"c%d" % n for n in range(1000)) + b"\n"
+    _write_repeated(path, header, b",".join([b"1"] * 450_000) + b"\n", size)
+
+
 def nested_json(path: Path, size: int) -> None:
     """An array nested `size / 2` deep: `[[[[...]]]]`."""
     depth = size // 2
@@ -153,7 +158,10 @@ def wide_json_object(path: Path, size: int) -> None:
 
 
 def _workbook(
-    path: Path, sheet: Callable[[zipfile.ZipFile], None], shared_strings: bytes = b""
+    path: Path,
+    sheet: Callable[[zipfile.ZipFile], None],
+    shared_strings: bytes = b"",
+    styles: bytes = b"",
 ) -> None:
     """A minimal .xlsx whose first sheet `sheet` writes (streamed, compressed)."""
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as book:
@@ -199,12 +207,23 @@ def _workbook(
         )
         if shared_strings:
             book.writestr("xl/sharedStrings.xml", shared_strings)
+        if styles:
+            book.writestr("xl/styles.xml", styles)
         sheet(book)
 
 
 SHEET_HEAD = (
     b'<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/'
     b'2006/main">'
+)
+
+
+SST_HEAD = (
+    b'<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+)
+STYLES_HEAD = (
+    b'<?xml version="1.0"?><styleSheet xmlns="http://schemas.openxmlformats.org/'
+    b'spreadsheetml/2006/main">'
 )
 
 
@@ -234,17 +253,40 @@ def xlsx_wide_dimension(path: Path, unpacked: int) -> None:
 
 def xlsx_shared_strings_bomb(path: Path, unpacked: int) -> None:
     """A shared-string table of `unpacked` bytes of short distinct strings (packing too
-    poorly to look like a bomb), all of which openpyxl holds in memory."""
-    strings = io.BytesIO()
-    strings.write(b'<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/')
-    strings.write(b'spreadsheetml/2006/main">')
-    strings.write(b"".join(b"<si><t>%x</t></si>" % n for n in range(unpacked // 22)))
-    strings.write(b"</sst>")
-    _workbook(
-        path,
-        _sheet(b"", b'<row><c t="s"><v>0</v></c></row>', 1000),
-        strings.getvalue(),
+    poorly to look like a bomb), all of which openpyxl would hold in memory."""
+    strings = b"".join(b"<si><t>%x</t></si>" % n for n in range(unpacked // 22))
+    shared = SST_HEAD + strings + b"</sst>"
+    _workbook(path, _sheet(b"", b'<row><c t="s"><v>0</v></c></row>', 1000), shared)
+
+
+def xlsx_far_cells(path: Path, unpacked: int) -> None:
+    """No declared dimension, and a cell in Excel's last column (XFD) on every row: each
+    row is read as 16,384 cells, so only the time limit stops it."""
+    row = b'<row><c r="A2"><v>%d</v></c><c r="XFD2"><v>%d</v></c></row>'
+
+    def write(book: zipfile.ZipFile) -> None:
+        with book.open("xl/worksheets/sheet1.xml", "w") as out:
+            out.write(SHEET_HEAD + b"<sheetData>")
+            out.write(b'<row r="1"><c r="A1" t="inlineStr"><is><t>n</t></is></c></row>')
+            for start in range(0, unpacked // len(row), 10_000):
+                out.write(
+                    b"".join(row % (n, n * 7919 % 100_003) for n in range(start, start + 10_000))
+                )
+            out.write(b"</sheetData></worksheet>")
+
+    _workbook(path, write)
+
+
+def xlsx_parts_at_caps(path: Path, unpacked: int) -> None:
+    """Shared strings and styles each just under their caps: the most openpyxl holds."""
+    strings = b"".join(b"<si><t>%x</t></si>" % n for n in range(14_900_000 // 22))
+    shared = SST_HEAD + strings + b"</sst>"
+    xfs = b"".join(
+        b'<xf numFmtId="%d" fontId="0" fillId="0" borderId="0"/>' % (n % 50)
+        for n in range(2_900_000 // 60)
     )
+    styles = STYLES_HEAD + b"<cellXfs>" + xfs + b"</cellXfs></styleSheet>"
+    _workbook(path, _sheet(b"", b'<row><c t="s"><v>7</v></c></row>', unpacked), shared, styles)
 
 
 def xlsx_million_rows(path: Path, rows: int) -> None:
@@ -323,11 +365,14 @@ HOSTILE = (
     Hostile("unclosed-quote.csv", unclosed_quote_csv, 120 * MB),
     Hostile("million-columns.csv", million_columns_csv, 120 * MB),
     Hostile("duplicate-headers.csv", duplicate_headers_csv, 120 * MB),
+    Hostile("wide-rows.csv", wide_rows_csv, 120 * MB),
     Hostile("nested.json", nested_json, 120 * MB),
     Hostile("wide-object.json", wide_json_object, 120 * MB),
     Hostile("bomb.xlsx", xlsx_bomb, 265 * MB),
     Hostile("wide-dimension.xlsx", xlsx_wide_dimension, 5 * MB),
     Hostile("shared-strings.xlsx", xlsx_shared_strings_bomb, 200 * MB),
+    Hostile("parts-at-caps.xlsx", xlsx_parts_at_caps, 1000),
+    Hostile("far-cells.xlsx", xlsx_far_cells, 30 * MB),
     Hostile("million-rows.xlsx", xlsx_million_rows, 1_048_575),
     Hostile("many-entries.xlsx", zip_of_many_entries, 30 * MB),
     Hostile("workbook.csv", zip_named_csv, 1 * MB),

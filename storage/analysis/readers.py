@@ -41,12 +41,12 @@ CUT_MARGIN_CHARS = 16
 JSON_CHUNK_CHARS = 256 * 1024
 #: A workbook's unpacked size at most (its sheet is read at a few MB/s).
 MAX_XLSX_UNPACKED_BYTES = 1_000_000_000
-#: The shared-string table at most, unpacked: openpyxl holds every string (20 MB of short
-#: strings take about 70 MB).
-MAX_XLSX_SHARED_STRINGS_BYTES = 20_000_000
+#: The shared-string table at most, unpacked: openpyxl holds every string (15 MB of short
+#: strings take about 55 MB).
+MAX_XLSX_SHARED_STRINGS_BYTES = 15_000_000
 #: Any other part read whole into memory (styles, workbook) at most, unpacked: openpyxl
 #: builds its whole XML tree, several times the part's size.
-MAX_XLSX_PART_BYTES = 4_000_000
+MAX_XLSX_PART_BYTES = 3_000_000
 #: Times its packed size a part may unpack to: spreadsheets stay well under 100, bombs
 #: reach thousands. Parts packed below the floor are judged as if packed to the floor.
 MAX_XLSX_EXPANSION = 100
