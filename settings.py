@@ -129,6 +129,16 @@ class Settings(BaseSettings):
         30.0, gt=0, description="days files and their analyses are kept"
     )
 
+    # Worker threads of upload analysis, apart from lead sync's (actors/analysis_workers.py).
+    analysis_worker_threads: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="threads per worker process that analyse uploads, and only that: two, so "
+        "one slow file does not hold up every other visitor's; few, as analysis is CPU-bound "
+        "under Python's GIL and each one holds its own read buffers",
+    )
+
     @field_validator("hubspot_api_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
