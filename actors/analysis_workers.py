@@ -7,6 +7,9 @@ lifespan, tests): the worker Dramatiq starts keeps every queue but the analysis 
 and a second `Worker` with `ANALYSIS_WORKER_THREADS` threads consumes the analysis queue
 alone. A worker told its queues (`dramatiq actors.worker --queues uploads`) is left as
 told, so an operator can still run analysis-only or sync-only processes.
+
+Dramatiq advises one `Worker` a process because every middleware hears each worker boot
+and stop; of ours only `actors.maintenance.Scheduler` cares, and it follows the first.
 """
 
 from __future__ import annotations
@@ -56,7 +59,13 @@ class AnalysisWorkers(Middleware):
         analysis = self._analysis.get(worker)
         if analysis is None:
             return
-        analysis.start()
+        # Dramatiq warns of a second worker's consumer hook on the broker; this one is meant.
+        quiet = _MeantSecondWorker()
+        broker.logger.addFilter(quiet)
+        try:
+            analysis.start()
+        finally:
+            broker.logger.removeFilter(quiet)
         log.info(
             "lead sync on %d worker thread(s) (%s); analysis on %d of its own (%s)",
             worker.worker_threads,
@@ -72,3 +81,10 @@ class AnalysisWorkers(Middleware):
         # First, while the sync threads still run: nothing waits on them meanwhile. Its
         # hook sits after this middleware, so unhooking it leaves this emit's loop intact.
         stop_worker(analysis, ANALYSIS_STOP_TIMEOUT_MS)
+
+
+class _MeantSecondWorker(logging.Filter):
+    """Drops Dramatiq's "same type twice" warning, which names the worker's consumer hook."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("You're adding a middleware of the same type")

@@ -19,10 +19,13 @@ from starlette.testclient import TestClient
 
 from actors.analysis_workers import ANALYSIS_QUEUE
 from actors.broker import broker, stop_worker
+from actors.uploads import upload_housekeeping
 from settings import get_settings
+from storage import uploads
 from storage.submissions import get_submission
 from tests.abuse.blocked_analysis import BlockedAnalysis
 from tests.integration.processes import free_port, stack
+from tests.storage.stored_uploads import age_upload, stored_upload
 from tests.web.leads import eventually, submit, wait_for_status
 from web.app import create_app
 
@@ -121,6 +124,22 @@ def test_a_dramatiq_worker_process_syncs_a_lead_while_every_analysis_thread_is_h
         running.worker("worker", 2, "tests.abuse.blocked_analysis")
         with httpx.Client(base_url=f"http://127.0.0.1:{web_port}", timeout=10) as client:
             _lead_syncs_while_analyses_are_held(client, analyses, analysis_threads=1)
+
+
+def test_an_upload_whose_message_was_lost_is_analysed_once_the_sweeper_queues_it(client) -> None:
+    # Given an upload stored long ago whose analysis message never reached the broker
+    upload_id = stored_upload(SAMPLE)
+    age_upload(upload_id)
+
+    # When the periodic job runs, as the embedded worker's scheduler runs it
+    upload_housekeeping()
+
+    # Then the analysis threads analyse it
+    eventually(
+        lambda: asyncio.run(uploads.get_upload(upload_id)).status == "completed",
+        "the swept upload to be analysed",
+        ANALYSIS_DEADLINE_S,
+    )
 
 
 def test_a_worker_told_its_queues_keeps_to_them(db, sandbox) -> None:
