@@ -33,7 +33,9 @@ web:
     {{venv}}/uvicorn web.main:app --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}" \
         --forwarded-allow-ips "${TRUSTED_PROXIES:-}"
 
-# Dramatiq worker processes consuming the Redis queue. Dramatiq's own Prometheus exporter
+# Dramatiq worker processes consuming the Redis queue. Each syncs leads on its -t threads and
+# analyses uploads on ANALYSIS_WORKER_THREADS threads of its own; `--queues uploads` (or
+# `--queues crm admin`) makes a process do only that work. Dramatiq's own Prometheus exporter
 # listens on dramatiq_prom_host:dramatiq_prom_port, loopback unless told otherwise.
 worker *args:
     dramatiq_prom_host="${dramatiq_prom_host:-127.0.0.1}" {{venv}}/dramatiq actors.worker {{args}}

@@ -129,13 +129,23 @@ class Settings(BaseSettings):
         30.0, gt=0, description="days files and their analyses are kept"
     )
 
-    # Analysis of uploads (issue 11). The analysis looks at its clock as it reads, and a file
+    # Analysis of uploads. The analysis looks at its clock as it reads, and a file
     # that takes longer fails with a message; kept under the worker's hard 10-minute limit.
     analysis_time_limit_s: float = Field(
         120.0,
         gt=0,
         lt=600,
         description="seconds one analysis may take before the upload fails as too slow",
+    )
+
+    # Worker threads of upload analysis, apart from lead sync's (actors/analysis_workers.py).
+    analysis_worker_threads: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="threads per worker process that analyse uploads, and only that: two, so "
+        "one slow file does not hold up every other visitor's; few, as analysis is CPU-bound "
+        "under Python's GIL and each one holds its own read buffers",
     )
 
     @field_validator("hubspot_api_url")

@@ -43,5 +43,15 @@ def build_broker() -> RedisBroker:
     return broker
 
 
+def stop_worker(worker: dramatiq.Worker, timeout_ms: int) -> None:
+    """Stop `worker` and unhook it: Dramatiq leaves a stopped worker's consumer hook on the
+    shared broker, and a later worker of the process (tests, a restarted lifespan) must not
+    feed it queues."""
+    worker.stop(timeout=timeout_ms)
+    worker.broker.middleware[:] = [
+        m for m in worker.broker.middleware if getattr(m, "worker", None) is not worker
+    ]
+
+
 broker = build_broker()
 dramatiq.set_broker(broker)

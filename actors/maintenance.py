@@ -63,23 +63,34 @@ PERIODIC_JOBS: dict[str, Callable[[], object]] = {
 
 
 class Scheduler(Middleware):
-    """Runs `PERIODIC_JOBS` on a daemon thread in each worker process."""
+    """Runs `PERIODIC_JOBS` on a daemon thread in each worker process.
+
+    One schedule a process: it follows the first worker to boot, not the analysis worker
+    that boots beside it (`actors.analysis_workers`).
+    """
 
     def __init__(self) -> None:
+        self._worker: dramatiq.Worker | None = None
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="scheduler", daemon=True)
-        self._thread.start()
+        if self._worker is not None:
+            return
+        self._worker = worker
+        # An event of its own: a loop still winding down from an earlier worker stays stopped.
+        self._stop = threading.Event()
+        threading.Thread(
+            target=self._loop, args=(self._stop,), name="scheduler", daemon=True
+        ).start()
 
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        self._stop.set()
+        if worker is self._worker:
+            self._stop.set()
+            self._worker = None
 
-    def _loop(self) -> None:
+    def _loop(self, stop: threading.Event) -> None:
         interval_s = get_settings().sweep_interval
-        while not self._stop.wait(interval_s):
+        while not stop.wait(interval_s):
             for name, job in PERIODIC_JOBS.items():
                 self._run_once_per_interval(name, job, interval_s)
 

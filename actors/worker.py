@@ -5,9 +5,11 @@ from __future__ import annotations
 import sys
 
 from actors import erasure, requeue, sync, uploads  # noqa: F401  (declare their actors on the broker)
+from actors.analysis_workers import AnalysisWorkers
 from actors.broker import broker
 from actors.maintenance import Scheduler
 
+broker.add_middleware(AnalysisWorkers())
 broker.add_middleware(Scheduler())
 
 if "dramatiq.cli" in sys.modules:

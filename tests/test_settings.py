@@ -74,3 +74,13 @@ def test_a_bad_trusted_proxy_stops_start_up(monkeypatch: pytest.MonkeyPatch) -> 
 
     with pytest.raises(ConfigError, match="TRUSTED_PROXIES: 'proxy.internal' is not an IP"):
         load_settings()
+
+
+@pytest.mark.parametrize("value", ["0", "65", "two"])
+def test_analysis_worker_threads_must_be_a_small_positive_count(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("ANALYSIS_WORKER_THREADS", value)
+
+    with pytest.raises(ConfigError, match="^ANALYSIS_WORKER_THREADS: "):
+        load_settings()

@@ -16,6 +16,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from actors.broker import stop_worker
 from actors.worker import broker
 from settings import get_settings
 from storage.database import close_pool, migrate, start_pool
@@ -29,8 +30,11 @@ from web.templating import STATIC_DIR
 
 log = logging.getLogger(__name__)
 
-#: Worker threads of the embedded worker: enough to overlap HubSpot's latency.
+#: Worker threads of the embedded worker: enough to overlap HubSpot's latency. Analysis
+#: runs beside it on threads of its own (`actors.analysis_workers`), never on these.
 EMBEDDED_WORKER_THREADS = 4
+#: Milliseconds the embedded worker gets to finish its jobs when the app stops.
+EMBEDDED_STOP_TIMEOUT_MS = 10_000
 
 
 @contextlib.asynccontextmanager
@@ -50,17 +54,9 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     finally:
         if worker is not None:
             # Off the loop: its threads may be waiting for queries this loop must run.
-            await asyncio.to_thread(_stop, worker)
+            await asyncio.to_thread(stop_worker, worker, EMBEDDED_STOP_TIMEOUT_MS)
         database.detach()
         await close_pool()
-
-
-def _stop(worker: Worker) -> None:
-    """Stop the worker and unhook it: Dramatiq leaves its middleware on the shared broker."""
-    worker.stop(timeout=10_000)
-    broker.middleware[:] = [
-        m for m in broker.middleware if getattr(m, "worker", None) is not worker
-    ]
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

@@ -22,7 +22,7 @@ from storage import uploads
 from storage.objects import object_key, object_store
 from storage.uploads import Upload
 from tests.faults import open_breaker
-from tests.storage.stored_uploads import stored_upload
+from tests.storage.stored_uploads import age_upload, stored_upload
 
 EMAIL = "ann@example.com"
 CSV = b"id,name,amount\n1,Ann,3.5\n2,Bob,\n"
@@ -257,15 +257,9 @@ def test_an_open_breaker_puts_the_update_back_without_calling(db, sandbox) -> No
     assert len(sandbox.request_log) == calls
 
 
-def _age(upload_id: str, **columns) -> None:
-    past = dt.datetime.now(dt.UTC) - dt.timedelta(days=400)
-    changes = {getattr(Upload, name): past for name in columns} | {Upload.updated_at: past}
-    Upload.update(changes).where(Upload.id == uuid.UUID(upload_id)).run_sync()
-
-
 def test_housekeeping_requeues_lost_work_and_fails_abandoned_uploads(db, sandbox) -> None:
     lost = stored_upload(CSV)
-    _age(lost)
+    age_upload(lost)
     abandoned = str(uuid.uuid4())
     asyncio.run(
         uploads.create_upload(
@@ -289,7 +283,7 @@ def test_housekeeping_requeues_lost_work_and_fails_abandoned_uploads(db, sandbox
 
 def test_retention_deletes_files_and_analyses_but_keeps_the_count(db, sandbox) -> None:
     old, recent = _analysed(), _analysed()
-    _age(old, created_at=True)
+    age_upload(old, created_at=True)
     old_key = _row(old).object_key
 
     counts = upload_housekeeping()

@@ -178,12 +178,14 @@ class Stack:
         wait_for_http(f"http://127.0.0.1:{port}/healthz")
         return process
 
-    def worker(self, name: str = "worker", threads: int = 4) -> Process:
+    def worker(self, name: str = "worker", threads: int = 4, *modules: str) -> Process:
+        """`just worker` with one process; `modules` are imported after `actors.worker`."""
         # Each worker's own Prometheus exporter port, or the second finds it taken.
         return self.start(
             name,
             str(BIN / "dramatiq"),
             "actors.worker",
+            *modules,
             "-p",
             "1",
             "-t",

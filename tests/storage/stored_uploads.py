@@ -10,6 +10,7 @@ import uuid
 from settings import get_settings
 from storage import uploads
 from storage.objects import object_key
+from storage.uploads import Upload
 
 
 def stored_upload(data: bytes, filename: str = "sample.csv", email: str = "ann@example.com") -> str:
@@ -32,3 +33,10 @@ def stored_upload(data: bytes, filename: str = "sample.csv", email: str = "ann@e
     )
     asyncio.run(uploads.mark_uploaded(upload_id, len(data)))
     return str(upload_id)
+
+
+def age_upload(upload_id: str, **columns: bool) -> None:
+    """Move the upload's last change, and each column named, 400 days into the past."""
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(days=400)
+    changes = {getattr(Upload, name): past for name in columns} | {Upload.updated_at: past}
+    Upload.update(changes).where(Upload.id == uuid.UUID(upload_id)).run_sync()
