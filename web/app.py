@@ -20,11 +20,18 @@ from actors.worker import broker
 from settings import get_settings
 from storage.database import close_pool, migrate, start_pool
 from storage.runner import database
-from web import admin, api, forms, health, metrics, openapi, uploads
+from web import access_log, admin, api, forms, health, metrics, openapi, uploads
+from web.admin.auth import COOKIE_NAME as ADMIN_SESSION_COOKIE
+from web.admin.auth import LOGIN_PATH as ADMIN_LOGIN_PATH
+from web.admin.auth import PREFIX as ADMIN_PREFIX
 from web.admin.auth import AdminGuard
 from web.body_limit import BodyLimitMiddleware
 from web.csrf import CSRFMiddleware
+from web.hosts import AllowedHostsMiddleware
+from web.protection import recaptcha_site_key
+from web.public_url import warn_if_unset
 from web.responses import envelope
+from web.security_headers import SecurityHeadersMiddleware, upload_origins
 from web.templating import STATIC_DIR
 
 log = logging.getLogger(__name__)
@@ -72,6 +79,8 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 def create_app() -> Starlette:
     settings = get_settings()
+    warn_if_unset(settings)
+    access_log.install()
     routes = [
         *health.routes,
         *metrics.routes,
@@ -85,11 +94,22 @@ def create_app() -> Starlette:
     return Starlette(
         routes=routes,
         middleware=[
+            Middleware(
+                SecurityHeadersMiddleware,
+                frame_ancestors=settings.frame_ancestors,
+                recaptcha=bool(recaptcha_site_key()),
+                connect_sources=upload_origins(settings),
+                unframed_prefixes=(ADMIN_PREFIX,),
+            ),
+            Middleware(AllowedHostsMiddleware, allowed_hosts=settings.trusted_hosts),
             Middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes),
             Middleware(
                 CSRFMiddleware,
                 secret_key=settings.secret_key,
                 max_body_bytes=settings.max_body_bytes,
+                session_cookie=ADMIN_SESSION_COOKIE,
+                session_prefix=ADMIN_PREFIX,
+                sign_in_path=ADMIN_LOGIN_PATH,
             ),
             Middleware(AdminGuard),
         ],

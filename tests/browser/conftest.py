@@ -64,34 +64,41 @@ def browser(_migrated_sqlite: None) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def live_server(_migrated_sqlite: None) -> Iterator[str]:
-    """The app as `just run` serves it, on a loopback port, for the browser tests only."""
+    """The app as `just run` serves it, on a loopback port, for the browser tests only.
+
+    Its PUBLIC_URL is its own address: the upload page sends files to the absolute URL
+    the API answers, which is built on PUBLIC_URL."""
     import uvicorn
 
+    from settings import get_settings
     from web.app import create_app
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(), lifespan="on", ws="none", log_level="warning", access_log=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="live-server", daemon=True
-    )
-    thread.start()
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the app did not start for the browser tests")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
+    url = f"http://127.0.0.1:{port}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(get_settings(), "public_url", url)
+        config = uvicorn.Config(
+            create_app(), lifespan="on", ws="none", log_level="warning", access_log=False
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name="live-server", daemon=True
+        )
+        thread.start()
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the app did not start for the browser tests")
+            time.sleep(0.02)
+        try:
+            yield url
+        finally:
+            server.should_exit = True
+            thread.join(timeout=15)
+            sock.close()
 
 
 @pytest.fixture
