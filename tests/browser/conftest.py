@@ -8,6 +8,7 @@ Locally the tests skip when Chromium or Playwright is missing; under CI they fai
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -62,9 +63,9 @@ def browser(_migrated_sqlite: None) -> Iterator[Any]:
         chromium.close()
 
 
-@pytest.fixture(scope="module")
-def live_server(_migrated_sqlite: None) -> Iterator[str]:
-    """The app as `just run` serves it, on a loopback port, for the browser tests only.
+@contextlib.contextmanager
+def serving(**settings: Any) -> Iterator[str]:
+    """The app as `just run` serves it, on a loopback port, with `settings` changed.
 
     Its PUBLIC_URL is its own address: the upload page sends files to the absolute URL
     the API answers, which is built on PUBLIC_URL."""
@@ -79,7 +80,8 @@ def live_server(_migrated_sqlite: None) -> Iterator[str]:
     port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(get_settings(), "public_url", url)
+        for name, value in {"public_url": url, **settings}.items():
+            patch.setattr(get_settings(), name, value)
         config = uvicorn.Config(
             create_app(), lifespan="on", ws="none", log_level="warning", access_log=False
         )
@@ -99,6 +101,13 @@ def live_server(_migrated_sqlite: None) -> Iterator[str]:
             server.should_exit = True
             thread.join(timeout=15)
             sock.close()
+
+
+@pytest.fixture(scope="module")
+def live_server(_migrated_sqlite: None) -> Iterator[str]:
+    """The app on a loopback port, for the browser tests only."""
+    with serving() as url:
+        yield url
 
 
 @pytest.fixture
