@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from dramatiq import Worker
 from starlette.applications import Starlette
@@ -15,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from actors.worker import broker
 from settings import get_settings
@@ -77,6 +79,19 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return PlainTextResponse(exc.detail, status_code=exc.status_code)
 
 
+class _App(Starlette):
+    """Starlette with one middleware outside its own error handling, so that an unhandled
+    error's 500 passes through it too (the security headers belong on every response)."""
+
+    def __init__(self, outermost: Middleware, **kwargs: Any) -> None:
+        self.outermost = outermost
+        super().__init__(**kwargs)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        cls, args, kwargs = self.outermost
+        return cls(super().build_middleware_stack(), *args, **kwargs)
+
+
 def create_app() -> Starlette:
     settings = get_settings()
     warn_if_unset(settings)
@@ -91,16 +106,17 @@ def create_app() -> Starlette:
         *admin.routes,
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
-    return Starlette(
+    security_headers = Middleware(
+        SecurityHeadersMiddleware,
+        frame_ancestors=settings.frame_ancestors,
+        recaptcha=bool(recaptcha_site_key()),
+        connect_sources=upload_origins(settings),
+        unframed_prefixes=(ADMIN_PREFIX,),
+    )
+    return _App(
+        security_headers,
         routes=routes,
         middleware=[
-            Middleware(
-                SecurityHeadersMiddleware,
-                frame_ancestors=settings.frame_ancestors,
-                recaptcha=bool(recaptcha_site_key()),
-                connect_sources=upload_origins(settings),
-                unframed_prefixes=(ADMIN_PREFIX,),
-            ),
             Middleware(AllowedHostsMiddleware, allowed_hosts=settings.trusted_hosts),
             Middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes),
             Middleware(

@@ -234,6 +234,23 @@ def test_every_response_carries_the_security_headers(
     assert response.headers["x-frame-options"] == "DENY"
 
 
+def test_an_unhandled_error_gets_the_security_headers_too(
+    db: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from storage import uploads
+
+    async def broken(upload_id: uuid.UUID) -> None:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(uploads, "get_upload", broken)
+    site = TestClient(create_app(), raise_server_exceptions=False)
+
+    response = site.get(f"/api/uploads/{uuid.uuid4()}?token=x")
+
+    assert response.status_code == 500
+    _assert_secured(response)
+
+
 def test_a_refused_host_gets_the_security_headers_too(named_site: TestClient) -> None:
     _assert_secured(named_site.get("/", headers=ATTACKER))
 
