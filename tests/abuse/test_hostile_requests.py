@@ -20,7 +20,8 @@ from starlette.testclient import TestClient
 
 from settings import ROOT, get_settings
 from storage.admin import AdminAction
-from tests.web.admin.signing import csrf_of, sign_in
+from tests.web.admin.signing import PASSWORD, USERNAME, csrf_of, sign_in
+from tests.web.form_pages import Page
 from tests.web.leads import eventually
 from web.app import create_app
 from web.csrf import COOKIE_NAME, SECURE_COOKIE_NAME
@@ -42,6 +43,12 @@ def public_url(monkeypatch: pytest.MonkeyPatch) -> str:
 def named_site(db: None, public_url: str) -> TestClient:
     """The app with PUBLIC_URL set and ALLOWED_HOSTS left to follow it (no lifespan)."""
     return TestClient(create_app(), base_url=public_url)
+
+
+@pytest.fixture
+def app_without_lifespan(db: None) -> TestClient:
+    """The app with the embedded defaults: no PUBLIC_URL, any host (no lifespan)."""
+    return TestClient(create_app(), base_url="http://127.0.0.1:8000")
 
 
 # Host header
@@ -106,11 +113,6 @@ def test_without_public_url_links_go_to_host_and_port(app_without_lifespan) -> N
     assert status_url.startswith(f"http://{settings.host}:{settings.port}/api/uploads/")
 
 
-@pytest.fixture
-def app_without_lifespan(db: None) -> TestClient:
-    return TestClient(create_app(), base_url="http://127.0.0.1:8000")
-
-
 # CSRF bound to the admin session
 
 
@@ -149,13 +151,11 @@ def test_each_sign_in_brings_a_new_admin_token(admin: TestClient) -> None:
 def test_signing_in_works_with_a_form_shown_before_another_tab_signed_in(
     client: TestClient, admin_account: str
 ) -> None:
-    from tests.web.form_pages import Page
-
     anonymous_form = Page(client.get("/admin/login").text)
     assert sign_in(client).status_code == 303  # another tab signs in meanwhile
 
     token = anonymous_form.one("input", name="csrf_token")["value"]
-    fields = {"username": "ops", "password": "a long enough passphrase", "csrf_token": token}
+    fields = {"username": USERNAME, "password": PASSWORD, "csrf_token": token}
     again = client.post("/admin/login", data=fields, follow_redirects=False)
 
     assert again.status_code == 303
@@ -180,7 +180,7 @@ def test_a_plain_csrf_cookie_is_not_taken_over_https(db: None, admin_account: st
     site.cookies.clear()
     site.cookies.set(COOKIE_NAME, token)
 
-    response = site.post("/admin/login", data={"csrf_token": token, "username": "ops"})
+    response = site.post("/admin/login", data={"csrf_token": token, "username": USERNAME})
 
     assert response.status_code == 403
 
