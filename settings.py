@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import re
 import secrets
 import sys
 from pathlib import Path
@@ -22,6 +23,20 @@ ROOT = Path(__file__).resolve().parent
 
 #: The token the embedded HubSpot sandbox accepts; never a real credential.
 SANDBOX_TOKEN = "sandbox-token"
+
+
+#: Names the host itself answers to: health checks and `curl` on the box still get in.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+#: A DNS name or IPv4 address, optionally with a leading `*.` wildcard.
+_HOST_PATTERN = re.compile(
+    r"(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*"
+)
+#: A CSP host source: http(s) scheme, a host (maybe `*.`), an optional port, nothing more.
+_FRAME_SOURCE_PATTERN = re.compile(r"https?://(\*\.)?[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 class ConfigError(Exception):
@@ -83,6 +98,25 @@ class Settings(BaseSettings):
         "",
         description="comma-separated proxy IPs/CIDRs trusted "
         "for X-Forwarded-For; empty: use the socket peer",
+    )
+
+    # Public address, allowed hosts and framing (issue 11, hostile visitors). Every absolute
+    # link the product writes (the HubSpot note, the API's status links) is built on
+    # PUBLIC_URL, never on the request's Host header, which the visitor chooses.
+    public_url: str | None = Field(
+        None,
+        description="the site's origin as visitors reach it, like https://leads.example.com; "
+        "unset: http://HOST:PORT",
+    )
+    allowed_hosts: str | None = Field(
+        None,
+        description="comma-separated Host names served (*.example.com matches subdomains); "
+        "unset: PUBLIC_URL's host and loopback names, or * without PUBLIC_URL",
+    )
+    frame_ancestors: str = Field(
+        "'none'",
+        description="CSP frame-ancestors of the visitor pages: 'none', 'self' and/or "
+        "https:// origins allowed to frame them; the dashboard is never framed",
     )
 
     # Admin dashboard.
@@ -163,6 +197,59 @@ class Settings(BaseSettings):
             raise ValueError("must be an http:// or https:// URL")
         return value or None
 
+    @field_validator("public_url")
+    @classmethod
+    def _origin(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parsed = urlparse(value)
+        if (
+            parsed.scheme not in ("http", "https")
+            or not parsed.hostname
+            or parsed.username is not None
+            or parsed.path not in ("", "/")
+            or parsed.params
+            or parsed.query
+            or parsed.fragment
+        ):
+            raise ValueError(
+                "must be the site's origin, like https://leads.example.com, "
+                "with no path, query or password"
+            )
+        return value.rstrip("/")
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        names = _split(value)
+        if not names:
+            raise ValueError("name at least one host, or * for any")
+        for name in names:
+            if name != "*" and not _HOST_PATTERN.fullmatch(name):
+                raise ValueError(
+                    f"{name!r} is not a host name; give names like leads.example.com "
+                    "or *.example.com, without scheme or port"
+                )
+        return value
+
+    @field_validator("frame_ancestors")
+    @classmethod
+    def _frame_sources(cls, value: str) -> str:
+        sources = value.split()
+        if sources == ["'none'"]:
+            return value
+        for source in sources:
+            if source != "'self'" and not _FRAME_SOURCE_PATTERN.fullmatch(source):
+                raise ValueError(
+                    f"{source!r} is not allowed; give 'none' alone, or 'self' and "
+                    "https:// origins separated by spaces"
+                )
+        if not sources:
+            raise ValueError("give 'none', or 'self' and https:// origins")
+        return value
+
     @field_validator("trusted_proxies")
     @classmethod
     def _networks(cls, value: str) -> str:
@@ -197,6 +284,27 @@ class Settings(BaseSettings):
         elif len(self.secret_key) < 16:
             raise ValueError("SECRET_KEY must be at least 16 characters")
         return self
+
+    @property
+    def site_url(self) -> str:
+        """The origin absolute links start with: PUBLIC_URL, else where `just run` listens."""
+        if self.public_url:
+            return self.public_url
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def trusted_hosts(self) -> list[str]:
+        """The Host header values served. Without PUBLIC_URL nothing says which name the
+        site has (`just run` is reached as localhost, 127.0.0.1 or a LAN address), so any
+        is; links never use the Host header, so a forged one only reaches its sender."""
+        if self.allowed_hosts is not None:
+            return _split(self.allowed_hosts)
+        if self.public_url:
+            host = urlparse(self.public_url).hostname
+            assert host  # the validator made sure
+            return [host, *LOOPBACK_HOSTS]
+        return ["*"]
 
     @property
     def uses_sandbox(self) -> bool:

@@ -84,3 +84,66 @@ def test_analysis_worker_threads_must_be_a_small_positive_count(
 
     with pytest.raises(ConfigError, match="^ANALYSIS_WORKER_THREADS: "):
         load_settings()
+
+
+def test_without_public_url_links_go_to_host_and_port_and_any_host_is_served(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HOST", "::1")
+    monkeypatch.setenv("PORT", "9000")
+
+    settings = load_settings()
+
+    assert settings.site_url == "http://[::1]:9000"
+    assert settings.trusted_hosts == ["*"]
+    assert settings.frame_ancestors == "'none'"
+
+
+def test_public_url_names_the_hosts_served_unless_they_are_listed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PUBLIC_URL", "https://Leads.example.com/")
+    followed = load_settings()
+    monkeypatch.setenv("ALLOWED_HOSTS", "leads.example.com, *.example.org")
+    listed = load_settings()
+
+    assert followed.site_url == "https://Leads.example.com"
+    assert followed.trusted_hosts == ["leads.example.com", "localhost", "127.0.0.1", "::1"]
+    assert listed.trusted_hosts == ["leads.example.com", "*.example.org"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("PUBLIC_URL", "leads.example.com", "PUBLIC_URL: must be the site's origin"),
+        ("PUBLIC_URL", "https://leads.example.com/forms", "PUBLIC_URL: must be the site's origin"),
+        ("PUBLIC_URL", "https://leads.example.com/?a=1", "PUBLIC_URL: must be the site's origin"),
+        ("PUBLIC_URL", "https://u:hunter2@example.com", "PUBLIC_URL: must be the site's origin"),
+        ("ALLOWED_HOSTS", "https://leads.example.com", "ALLOWED_HOSTS: 'https://leads"),
+        ("ALLOWED_HOSTS", "leads.example.com:443", "ALLOWED_HOSTS: 'leads.example.com:443'"),
+        ("ALLOWED_HOSTS", "a.*.example.com", "ALLOWED_HOSTS: 'a.*.example.com'"),
+        ("ALLOWED_HOSTS", " , ", "ALLOWED_HOSTS: name at least one host"),
+        ("FRAME_ANCESTORS", "'none' https://a.example", "FRAME_ANCESTORS: \"'none'\""),
+        ("FRAME_ANCESTORS", "https://a.example; script-src *", "FRAME_ANCESTORS: 'https://a"),
+        ("FRAME_ANCESTORS", "*", "FRAME_ANCESTORS: '*' is not allowed"),
+        ("FRAME_ANCESTORS", " ", "FRAME_ANCESTORS: give 'none'"),
+    ],
+)
+def test_a_bad_public_address_or_framing_stops_start_up(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(name, value)
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+
+    assert str(caught.value).startswith(expected)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_framing_by_named_sites_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "FRAME_ANCESTORS", "'self' https://www.example.com https://*.example.org:8443"
+    )
+
+    assert load_settings().frame_ancestors.split()[1] == "https://www.example.com"

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from dramatiq import Worker
 from starlette.applications import Starlette
@@ -15,17 +16,25 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from actors.broker import stop_worker
 from actors.worker import broker
 from settings import get_settings
 from storage.database import close_pool, migrate, start_pool
 from storage.runner import database
-from web import admin, api, forms, health, metrics, openapi, uploads
+from web import access_log, admin, api, forms, health, metrics, openapi, uploads
+from web.admin.auth import COOKIE_NAME as ADMIN_SESSION_COOKIE
+from web.admin.auth import LOGIN_PATH as ADMIN_LOGIN_PATH
+from web.admin.auth import PREFIX as ADMIN_PREFIX
 from web.admin.auth import AdminGuard
 from web.body_limit import BodyLimitMiddleware
 from web.csrf import CSRFMiddleware
+from web.hosts import AllowedHostsMiddleware
+from web.protection import recaptcha_site_key
+from web.public_url import warn_if_unset
 from web.responses import envelope
+from web.security_headers import SecurityHeadersMiddleware, upload_origins
 from web.templating import STATIC_DIR
 
 log = logging.getLogger(__name__)
@@ -66,8 +75,23 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return PlainTextResponse(exc.detail, status_code=exc.status_code)
 
 
+class _App(Starlette):
+    """Starlette with one middleware outside its own error handling, so that an unhandled
+    error's 500 passes through it too (the security headers belong on every response)."""
+
+    def __init__(self, outermost: Middleware, **kwargs: Any) -> None:
+        self.outermost = outermost
+        super().__init__(**kwargs)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        cls, args, kwargs = self.outermost
+        return cls(super().build_middleware_stack(), *args, **kwargs)
+
+
 def create_app() -> Starlette:
     settings = get_settings()
+    warn_if_unset(settings)
+    access_log.install()
     routes = [
         *health.routes,
         *metrics.routes,
@@ -78,14 +102,26 @@ def create_app() -> Starlette:
         *admin.routes,
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
-    return Starlette(
+    security_headers = Middleware(
+        SecurityHeadersMiddleware,
+        frame_ancestors=settings.frame_ancestors,
+        recaptcha=bool(recaptcha_site_key()),
+        connect_sources=upload_origins(settings),
+        unframed_prefixes=(ADMIN_PREFIX,),
+    )
+    return _App(
+        security_headers,
         routes=routes,
         middleware=[
+            Middleware(AllowedHostsMiddleware, allowed_hosts=settings.trusted_hosts),
             Middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes),
             Middleware(
                 CSRFMiddleware,
                 secret_key=settings.secret_key,
                 max_body_bytes=settings.max_body_bytes,
+                session_cookie=ADMIN_SESSION_COOKIE,
+                session_prefix=ADMIN_PREFIX,
+                sign_in_path=ADMIN_LOGIN_PATH,
             ),
             Middleware(AdminGuard),
         ],

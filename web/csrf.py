@@ -5,12 +5,21 @@ must send it back in the `X-CSRF-Token` header or the `csrf_token` form field. A
 page can make the browser send the cookie but cannot read it, so it cannot echo the token.
 Signing it means a cookie planted from a sibling subdomain is rejected too.
 
+Over https the cookie is `__Host-csrftoken`: the browser then takes it only from this very
+host, Secure, with Path=/ and no Domain, so no sibling subdomain can plant one at all.
+
+Signed-in admin pages use a token bound to the admin session instead: an HMAC of the
+session cookie, so each sign-in brings a new one and a visitor's token (which anyone can
+get by loading a public form) is refused on the dashboard. Only the sign-in form, which
+acts on no session, takes either.
+
 The JSON API is exempt by design: a cross-site page cannot post JSON without a CORS
 preflight, and the app grants none (see `web/api.py`).
 """
 
 from __future__ import annotations
 
+import base64
 import hmac
 import secrets
 from collections.abc import AsyncGenerator
@@ -24,6 +33,9 @@ from starlette.responses import HTMLResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 COOKIE_NAME = "csrftoken"
+#: The cookie's name over https: the `__Host-` prefix makes the browser insist it is
+#: Secure, Path=/ and without Domain (only plain http, embedded or in development, lacks it).
+SECURE_COOKIE_NAME = f"__Host-{COOKIE_NAME}"
 HEADER_NAME = "x-csrf-token"
 FORM_FIELD = "csrf_token"
 #: Where the token is kept for the request, read through `csrf_token(request)`.
@@ -71,13 +83,26 @@ class CSRFMiddleware:
     """Pure ASGI, so the body it buffers can be replayed to the endpoint unchanged."""
 
     def __init__(
-        self, app: ASGIApp, secret_key: str, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+        self,
+        app: ASGIApp,
+        secret_key: str,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        *,
+        session_cookie: str | None = None,
+        session_prefix: str = "",
+        sign_in_path: str | None = None,
     ) -> None:
+        """`session_cookie` (sent to paths under `session_prefix`) binds those pages' token
+        to the session it holds; `sign_in_path` also takes the visitor's token."""
         if not secret_key:
             raise ValueError("CSRFMiddleware needs a non-empty secret_key")
         self.app = app
         self.serializer = URLSafeTimedSerializer(secret_key, salt="web.csrf")
+        self.session_key = hmac.digest(secret_key.encode(), b"web.csrf.session", "sha256")
         self.max_body_bytes = max_body_bytes
+        self.session_cookie = session_cookie
+        self.session_prefix = session_prefix
+        self.sign_in_path = sign_in_path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -85,15 +110,24 @@ class CSRFMiddleware:
             return
 
         connection = HTTPConnection(scope)
-        cookie_token = connection.cookies.get(COOKIE_NAME, "")
+        secure = scope.get("scheme") == "https"
+        cookie_token = connection.cookies.get(SECURE_COOKIE_NAME if secure else COOKIE_NAME, "")
         current = self._load(cookie_token, TOKEN_MAX_AGE_S)
         fresh = self._load(cookie_token, TOKEN_RENEW_AGE_S)
+        session_token = self._session_token(scope, connection)
+        if session_token is None:
+            accepted = [current]
+        elif scope["path"] == self.sign_in_path:
+            accepted = [session_token, current]
+        else:
+            accepted = [session_token]
+        expected = [token for token in accepted if token is not None]
 
         if scope["method"] not in SAFE_METHODS and not _is_exempt(scope):
-            if current is None:
+            if not expected:
                 await self._reject(scope, receive, send)
                 return
-            if not _same_token(connection.headers.get(HEADER_NAME, ""), current):
+            if not _any_same(connection.headers.get(HEADER_NAME, ""), expected):
                 if not _is_form(connection.headers):
                     await self._reject(scope, receive, send)
                     return
@@ -102,17 +136,17 @@ class CSRFMiddleware:
                     await HTMLResponse(TOO_LARGE_PAGE, 413)(scope, receive, send)
                     return
                 receive = _replay(body, receive)
-                if not _same_token(await _form_token(connection.headers, body), current):
+                if not _any_same(await _form_token(connection.headers, body), expected):
                     await self._reject(scope, receive, send)
                     return
 
-        if fresh is not None:
-            scope[SCOPE_KEY] = fresh
+        if session_token is not None or fresh is not None:
+            scope[SCOPE_KEY] = session_token or fresh
             await self.app(scope, receive, send)
             return
 
         token = scope[SCOPE_KEY] = self.serializer.dumps(secrets.token_urlsafe(32))
-        cookie = _cookie_header(token, secure=connection.url.scheme == "https")
+        cookie = _cookie_header(token, secure=secure)
 
         async def send_with_cookie(message: Message) -> None:
             # Only a response that rendered the token sets it: static files and API answers
@@ -122,6 +156,22 @@ class CSRFMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
+
+    def _session_token(self, scope: Scope, connection: HTTPConnection) -> str | None:
+        """The token bound to the session cookie this request carries, if it carries one.
+
+        Whether the session is live is the guard's business (it runs after this): a dead
+        one gets the sign-in page, whose form this token then fits."""
+        if not self.session_cookie:
+            return None
+        path = scope["path"]
+        if path != self.session_prefix and not path.startswith(f"{self.session_prefix}/"):
+            return None
+        session = connection.cookies.get(self.session_cookie, "")
+        if not session:
+            return None
+        digest = hmac.digest(self.session_key, session.encode(), "sha256")
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
     def _load(self, token: str, max_age_s: int) -> str | None:
         """The token itself when it is ours and young enough, else None."""
@@ -186,10 +236,12 @@ def _is_form(headers: Headers) -> bool:
     return content_type in FORM_CONTENT_TYPES
 
 
-def _same_token(submitted: str, expected: str) -> bool:
+def _any_same(submitted: str, expected: list[str]) -> bool:
     if not submitted:
         return False
-    return hmac.compare_digest(submitted.encode(), expected.encode())
+    # Every candidate is compared, so the time taken tells nothing about which one matched.
+    matches = [hmac.compare_digest(submitted.encode(), token.encode()) for token in expected]
+    return any(matches)
 
 
 async def _form_token(headers: Headers, body: bytes) -> str:
@@ -233,7 +285,7 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 def _cookie_header(token: str, *, secure: bool) -> str:
     parts = [
-        f"{COOKIE_NAME}={token}",
+        f"{SECURE_COOKIE_NAME if secure else COOKIE_NAME}={token}",
         "Path=/",
         f"Max-Age={TOKEN_MAX_AGE_S}",
         "HttpOnly",

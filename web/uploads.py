@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import uuid
 from typing import Any
-from urllib.parse import urljoin
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.concurrency import run_in_threadpool
@@ -28,6 +27,7 @@ from storage.analysis.detect import EXTENSIONS, claimed_family
 from storage.objects import object_key, object_store
 from web import upload_store
 from web.profiling import load_profile
+from web.public_url import absolute, absolute_url
 from web.responses import envelope
 from web.templating import asset_version, static_path, templates
 from web.upload_view import status_view
@@ -107,10 +107,12 @@ def _asset(request: Request, path: str) -> str:
 
 
 def _links(request: Request, upload_id: uuid.UUID) -> dict[str, str]:
+    """The signed status links, on PUBLIC_URL: the page's link ends up in the CRM note."""
     query = f"?token={upload_token(upload_id)}"
+    params = {"upload_id": str(upload_id)}
     return {
-        "status_url": str(request.url_for("upload_status", upload_id=str(upload_id))) + query,
-        "status_page": str(request.url_for("upload_page_status", upload_id=str(upload_id))) + query,
+        "status_url": absolute_url(request, "upload_status", **params) + query,
+        "status_page": absolute_url(request, "upload_page_status", **params) + query,
     }
 
 
@@ -165,7 +167,7 @@ async def create_upload(request: Request) -> Response:
     )
     data = {
         "upload_id": str(upload_id),
-        "url": urljoin(str(request.base_url), target.url),
+        "url": absolute(target.url),
         "fields": target.fields,
         "expires_at": target.expires_at.isoformat().replace("+00:00", "Z"),
         "status_url": links["status_url"],

@@ -8,6 +8,7 @@ Locally the tests skip when Chromium or Playwright is missing; under CI they fai
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -62,36 +63,51 @@ def browser(_migrated_sqlite: None) -> Iterator[Any]:
         chromium.close()
 
 
-@pytest.fixture(scope="module")
-def live_server(_migrated_sqlite: None) -> Iterator[str]:
-    """The app as `just run` serves it, on a loopback port, for the browser tests only."""
+@contextlib.contextmanager
+def serving(**settings: Any) -> Iterator[str]:
+    """The app as `just run` serves it, on a loopback port, with `settings` changed.
+
+    Its PUBLIC_URL is its own address: the upload page sends files to the absolute URL
+    the API answers, which is built on PUBLIC_URL."""
     import uvicorn
 
+    from settings import get_settings
     from web.app import create_app
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(), lifespan="on", ws="none", log_level="warning", access_log=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="live-server", daemon=True
-    )
-    thread.start()
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the app did not start for the browser tests")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
+    url = f"http://127.0.0.1:{port}"
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {"public_url": url, **settings}.items():
+            patch.setattr(get_settings(), name, value)
+        config = uvicorn.Config(
+            create_app(), lifespan="on", ws="none", log_level="warning", access_log=False
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name="live-server", daemon=True
+        )
+        thread.start()
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the app did not start for the browser tests")
+            time.sleep(0.02)
+        try:
+            yield url
+        finally:
+            server.should_exit = True
+            thread.join(timeout=15)
+            sock.close()
+
+
+@pytest.fixture(scope="module")
+def live_server(_migrated_sqlite: None) -> Iterator[str]:
+    """The app on a loopback port, for the browser tests only."""
+    with serving() as url:
+        yield url
 
 
 @pytest.fixture

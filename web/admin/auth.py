@@ -32,12 +32,11 @@ SCOPE_KEY = "admin"
 #: Sent by elements that refresh themselves (`hx-headers`), so polling is not activity.
 POLL_HEADER = "x-admin-poll"
 LOGIN_RATE_PREFIX = "leadsync:admin-login"
-#: Admin pages hold personal data: never cached, never framed, no referrer leaves them.
+#: Admin pages hold personal data: never cached, no referrer leaves them. (That they are
+#: never framed, and the rest of the security headers, `web/security_headers.py` sees to.)
 SECURITY_HEADERS = {
     "cache-control": "no-store",
-    "x-frame-options": "DENY",
     "referrer-policy": "same-origin",
-    "x-content-type-options": "nosniff",
 }
 
 
