@@ -1,0 +1,82 @@
+"""Hostile visitors (#11): a forged X-Forwarded-For does not buy a fresh address."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from settings import get_settings, load_settings
+from web.__main__ import server_options
+from web.client_ip import client_ip
+
+SERVER_START_TIMEOUT_S = 10.0  #: how long a loopback uvicorn may take to listen
+
+
+async def _who_am_i(request: Request) -> JSONResponse:
+    """The address the per-address limits key on, and the scheme HSTS keys on."""
+    return JSONResponse({"client_ip": client_ip(request), "scheme": request.url.scheme})
+
+
+@contextmanager
+def _site(monkeypatch: pytest.MonkeyPatch, trusted_proxies: str) -> Iterator[str]:
+    """A real uvicorn on a free loopback port, started with the site's own options."""
+    monkeypatch.setenv("TRUSTED_PROXIES", trusted_proxies)
+    get_settings.cache_clear()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    options = server_options(load_settings()) | {
+        "host": "127.0.0.1",
+        "port": port,
+        "log_level": "warning",
+    }
+    server = uvicorn.Server(uvicorn.Config(Starlette(routes=[Route("/", _who_am_i)]), **options))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        server.should_exit = True
+        thread.join()
+        get_settings.cache_clear()
+
+
+def _ask(url: str) -> dict[str, str]:
+    request = urllib.request.Request(
+        url, headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.loads(response.read())
+
+
+def test_a_forged_forwarded_for_from_an_untrusted_peer_changes_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with _site(monkeypatch, trusted_proxies="") as url:
+        seen = _ask(url)
+
+    assert seen == {"client_ip": "127.0.0.1", "scheme": "http"}
+
+
+def test_a_trusted_proxy_forwards_the_visitor_address_and_https(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with _site(monkeypatch, trusted_proxies="127.0.0.1") as url:
+        seen = _ask(url)
+
+    assert seen == {"client_ip": "203.0.113.9", "scheme": "https"}
