@@ -1,7 +1,9 @@
-"""Hostile visitors (#11): a forged X-Forwarded-For does not buy a fresh address."""
+"""Hostile visitors (#11): a forged X-Forwarded-For does not buy a fresh address, and
+guessing one account's password from many addresses is locked out."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -16,8 +18,11 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.testclient import TestClient
 
 from settings import get_settings, load_settings
+from storage.admin import create_admin
+from tests.web.admin.signing import PASSWORD, USERNAME, sign_in
 from web.__main__ import server_options
 from web.client_ip import client_ip
 
@@ -80,3 +85,30 @@ def test_a_trusted_proxy_forwards_the_visitor_address_and_https(
         seen = _ask(url)
 
     assert seen == {"client_ip": "203.0.113.9", "scheme": "https"}
+
+
+def _from(client: TestClient, address: str) -> TestClient:
+    """The same site as seen from another visitor address."""
+    return TestClient(client.app, base_url=str(client.base_url), client=(address, 50000))
+
+
+def test_sign_in_is_locked_per_account_across_addresses(client, monkeypatch) -> None:
+    from piccolo.apps.user.tables import BaseUser
+
+    monkeypatch.setattr(BaseUser, "_pbkdf2_iteration_count", 1000)
+    asyncio.run(create_admin(USERNAME, "ops@example.com", PASSWORD))
+    asyncio.run(create_admin("other", "other@example.com", PASSWORD))
+    monkeypatch.setattr(get_settings(), "admin_login_account_limit", 3)
+    guesses = [
+        sign_in(_from(client, f"198.51.100.{n}"), password="guess").status_code for n in range(3)
+    ]
+
+    locked = sign_in(_from(client, "203.0.113.50"))
+    unknown = [sign_in(_from(client, "203.0.113.51"), username="nobody") for _ in range(4)]
+    other = sign_in(_from(client, "203.0.113.52"), username="other")
+
+    assert guesses == [401, 401, 401]
+    assert locked.status_code == 429 and int(locked.headers["retry-after"]) > 0
+    assert "Too many sign-in attempts. Try again in 15 minutes." in locked.text
+    assert [answer.status_code for answer in unknown] == [401, 401, 401, 429]
+    assert other.status_code == 303
