@@ -51,13 +51,17 @@ def server_options(settings: Settings) -> dict[str, Any]:
     otherwise, which would let any local caller (or a forged header through a
     pass-through) pick its own address and dodge the per-address limits. Only the
     TRUSTED_PROXIES may rewrite the client and the scheme; an empty value trusts none.
+    Passed as the networks `web.client_ip` reads, since uvicorn would take a network
+    written with host bits (10.0.0.1/8) for a name and trust nothing by it.
     """
+    from web.client_ip import trusted_networks
+
     return {
         "host": settings.host,
         "port": settings.port,
         "log_level": "info",
         "proxy_headers": True,
-        "forwarded_allow_ips": settings.trusted_proxies,
+        "forwarded_allow_ips": ",".join(map(str, trusted_networks(settings.trusted_proxies))),
     }
 
 
