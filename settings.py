@@ -128,6 +128,14 @@ class Settings(BaseSettings):
     )
     admin_login_rate_limit: int = Field(10, ge=1, description="sign-in attempts per IP per window")
     admin_login_rate_window: float = Field(900.0, gt=0, description="seconds")
+
+    # Hostile visitors (#11): sign-in limited per account as well as per address.
+    admin_login_account_limit: int = Field(
+        5,
+        ge=1,
+        description="failed sign-ins for one username, from any address, per "
+        "ADMIN_LOGIN_RATE_WINDOW before that username is locked until the window ends",
+    )
     metrics_token: str | None = Field(
         None, description="bearer token /metrics requires; unset: /metrics is open"
     )

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
+
+if TYPE_CHECKING:
+    from settings import Settings
 
 
 def main() -> None:
@@ -37,7 +41,28 @@ def main() -> None:
     from web.app import create_app
 
     print(f"Site: http://{settings.host}:{settings.port}/", flush=True)
-    uvicorn.run(create_app(), host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(create_app(), **server_options(settings))
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """Uvicorn's options for the site.
+
+    Uvicorn believes X-Forwarded-For and X-Forwarded-Proto from loopback unless told
+    otherwise, which would let any local caller (or a forged header through a
+    pass-through) pick its own address and dodge the per-address limits. Only the
+    TRUSTED_PROXIES may rewrite the client and the scheme; an empty value trusts none.
+    Passed as the networks `web.client_ip` reads, since uvicorn would take a network
+    written with host bits (10.0.0.1/8) for a name and trust nothing by it.
+    """
+    from web.client_ip import trusted_networks
+
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "info",
+        "proxy_headers": True,
+        "forwarded_allow_ips": ",".join(map(str, trusted_networks(settings.trusted_proxies))),
+    }
 
 
 def _start_sandbox(host: str, port: int) -> None:

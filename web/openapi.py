@@ -347,6 +347,15 @@ def upload_api(settings: Settings) -> tuple[dict[str, Any], dict[str, Any]]:
         "schema": {"type": "string"},
     }
 
+    upload_token = {
+        "name": uploads.UPLOAD_TOKEN_HEADER,
+        "in": "header",
+        "required": True,
+        "description": "The `token` of the `status_url` creating the upload answered; "
+        "without it, or with another upload's, the upload is unknown (404).",
+        "schema": {"type": "string"},
+    }
+
     def answer(description: str, schema: str) -> dict[str, Any]:
         return {
             "description": description,
@@ -386,7 +395,8 @@ def upload_api(settings: Settings) -> tuple[dict[str, Any], dict[str, Any]]:
                 "operationId": "complete_upload",
                 "tags": ["uploads"],
                 "summary": "Record that the file was sent, and queue its analysis",
-                "parameters": [upload_id],
+                "description": "The status links are answered once, when the upload is created.",
+                "parameters": [upload_id, upload_token],
                 "responses": {
                     "202": answer(uploads.COMPLETED_MESSAGE, "UploadCompleted"),
                     "404": _error(uploads.NOT_FOUND_MESSAGE),
@@ -481,12 +491,10 @@ def upload_schemas(settings: Settings) -> dict[str, Any]:
         "UploadCompleted": envelope_with(
             {
                 "type": "object",
-                "required": ["upload_id", "status", "status_url", "status_page"],
+                "required": ["upload_id", "status"],
                 "properties": {
                     "upload_id": uuid_string,
                     "status": {"enum": list(UPLOAD_STATUSES)},
-                    "status_url": url,
-                    "status_page": {**url, "description": "The visitor's live status page."},
                 },
             }
         ),

@@ -209,6 +209,23 @@ def count_in_window(key: str, *, limit: int, window_s: float, fail_open: bool) -
     return None if count <= limit else seconds_left
 
 
+def seconds_blocked(key: str, *, limit: int, window_s: float) -> int | None:
+    """The seconds until the current window of `key` ends if it already holds `limit`
+    hits (counted by `count_in_window`), else None; with Redis down, refused for a window.
+
+    Reading without counting lets a caller count only the attempts that fail.
+    """
+    now = clock()
+    window = math.floor(now / window_s)
+    seconds_left = max(1, math.ceil((window + 1) * window_s - now))
+    try:
+        count = int(redis_client().get(f"{key}:{window}") or 0)
+    except redis.RedisError:
+        log.exception("rate limit unavailable; refusing %s", key)
+        return seconds_left
+    return seconds_left if count >= limit else None
+
+
 def rate_limit_key(ip: str) -> str:
     """What one visitor's submissions are counted under: the address, or its /64 for IPv6."""
     try:

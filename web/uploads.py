@@ -89,6 +89,10 @@ def _signer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret_key, salt="web.uploads")
 
 
+#: the request header that carries an upload's token to `complete` (the token of its status_url)
+UPLOAD_TOKEN_HEADER = "X-Upload-Token"
+
+
 def upload_token(upload_id: uuid.UUID) -> str:
     return _signer().dumps(upload_id.hex)
 
@@ -227,8 +231,14 @@ def validate_upload_request(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[s
 
 
 async def complete_upload(request: Request) -> Response:
+    """Queue the analysis of an upload whose sender proves it holds the upload's token.
+
+    The upload id alone reaches the CRM, so the id must not be enough to act on the
+    upload; the token comes in a header, never the query string, to stay out of access
+    logs. The status links are handed out once, at creation, and not again here.
+    """
     row = await _upload_or_none(request.path_params["upload_id"])
-    if row is None:
+    if row is None or not _token_matches(row.id, request.headers.get(UPLOAD_TOKEN_HEADER, "")):
         return envelope(404, NOT_FOUND_MESSAGE)
     if row.status == "failed":
         return envelope(409, row.message or NOT_RECEIVED_MESSAGE)
@@ -241,7 +251,7 @@ async def complete_upload(request: Request) -> Response:
             # what could not be.
             await run_in_threadpool(enqueue, analyse_upload, row.id)
         row = await uploads.get_upload(row.id) or row
-    data = {"upload_id": str(row.id), "status": row.status, **_links(request, row.id)}
+    data = {"upload_id": str(row.id), "status": row.status}
     return envelope(202, COMPLETED_MESSAGE, data=data)
 
 

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, settings
 
 from storage.objects import S3ObjectStore
 from tests.s3 import s3_store
+from tests.web.uploading import complete, token_of
 
 EMAIL = "dana@example.com"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -91,7 +92,7 @@ def _upload(client, send: Sender, filename: str, data: bytes, content_type: str)
     assert created.status_code == 201, created.json()
     target = created.json()["data"]
     assert send(target, filename, data, content_type) == 204
-    completed = client.post(f"/api/uploads/{target['upload_id']}/complete")
+    completed = complete(client, target)
     assert completed.status_code == 202, completed.json()
     assert completed.json()["data"]["status"] in ("uploaded", "processing", "completed")
     return target["status_url"]
@@ -198,7 +199,7 @@ def test_a_local_upload_url_is_not_good_for_another_upload(app) -> None:
     answer = app.post(mine["url"], data=fields, files={"file": ("x.csv", CSV, "text/csv")})
 
     assert answer.status_code == 403
-    assert app.post(f"/api/uploads/{other['upload_id']}/complete").status_code == 409
+    assert complete(app, other).status_code == 409
 
 
 def test_a_local_upload_url_is_refused_after_it_expires(app, monkeypatch) -> None:
@@ -214,11 +215,25 @@ def test_a_local_upload_larger_than_declared_is_refused(app) -> None:
     target = _target(app, CSV[:1000])
 
     assert _via_app(app)(target, "people.csv", CSV, "text/csv") == 413
-    assert app.post(f"/api/uploads/{target['upload_id']}/complete").status_code == 409
+    assert complete(app, target).status_code == 409
 
 
 def test_completing_an_unknown_upload_is_a_404(app) -> None:
-    assert app.post(f"/api/uploads/{uuid.uuid4()}/complete").status_code == 404
+    assert complete(app, {"upload_id": str(uuid.uuid4())}, token="x").status_code == 404
+
+
+def test_completing_needs_the_uploads_own_token_and_answers_no_links(app) -> None:
+    mine, other = _target(app), _target(app)
+    assert _via_app(app)(mine, "people.csv", CSV, "text/csv") == 204
+
+    bare = app.post(f"/api/uploads/{mine['upload_id']}/complete")
+    borrowed = complete(app, mine, token=token_of(other))
+    in_query = app.post(f"/api/uploads/{mine['upload_id']}/complete?token={token_of(mine)}")
+    completed = complete(app, mine)
+
+    assert bare.status_code == borrowed.status_code == in_query.status_code == 404
+    assert completed.status_code == 202
+    assert set(completed.json()["data"]) == {"upload_id", "status"}
 
 
 def test_the_status_needs_the_uploads_own_token(app) -> None:
@@ -247,7 +262,7 @@ def test_the_status_page_polls_until_the_end_then_stops(client, sandbox) -> None
     assert "Waiting for your file" in fragment.text
 
     assert _via_app(client)(target, "people.csv", CSV, "text/csv") == 204
-    client.post(f"/api/uploads/{target['upload_id']}/complete")
+    complete(client, target)
     _settled(client, target["status_url"])
     final = client.get(page_url, headers={"HX-Request": "true"})
     page = client.get(page_url)

@@ -7,6 +7,7 @@ protected without anyone remembering to. CSRF is checked before it, by `CSRFMidd
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from urllib.parse import quote, urlsplit
 
@@ -21,7 +22,7 @@ from storage import admin as accounts
 from storage.admin import Admin
 from web.admin.pages import render
 from web.client_ip import client_ip
-from web.protection import count_in_window, rate_limit_key
+from web.protection import count_in_window, rate_limit_key, seconds_blocked
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,12 @@ async def login(request: Request) -> Response:
         window_s=settings.admin_login_rate_window,
         fail_open=False,
     )
+    if wait_s is None:
+        wait_s = seconds_blocked(
+            _account_key(username),
+            limit=settings.admin_login_account_limit,
+            window_s=settings.admin_login_rate_window,
+        )
     if wait_s is not None:
         message = f"Too many sign-in attempts. Try again in {-(-wait_s // 60)} minutes."
         return _login_form(request, next_path, message, 429, {"Retry-After": str(wait_s)})
@@ -128,6 +135,12 @@ async def login(request: Request) -> Response:
     )
     if account is None or not matches:
         log.warning("admin sign-in refused from %s", client_ip(request))
+        count_in_window(
+            _account_key(username),
+            limit=settings.admin_login_account_limit,
+            window_s=settings.admin_login_rate_window,
+            fail_open=False,
+        )
         return _login_form(request, next_path, "Wrong username or password.", 401)
     admin = Admin(account[0], username)
     token = await accounts.start_session(
@@ -144,6 +157,14 @@ async def login(request: Request) -> Response:
         samesite="strict",
     )
     return response
+
+
+def _account_key(username: str) -> str:
+    """Failed sign-ins are counted per username, known or not, so a lock reveals nothing
+    and guessing from many addresses gains nothing; hashed so no username sits in Redis.
+    """
+    digest = hashlib.sha256(username.casefold().encode()).hexdigest()
+    return f"{LOGIN_RATE_PREFIX}:account:{digest}"
 
 
 async def logout(request: Request) -> Response:

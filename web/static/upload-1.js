@@ -52,10 +52,12 @@
     }
   }
 
-  function postJSON(url, body) {
+  function postJSON(url, body, extraHeaders) {
+    var headers = { "Content-Type": "application/json", Accept: "application/json" };
+    Object.assign(headers, extraHeaders || {});
     return fetch(url, {
       method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      headers: headers,
       body: JSON.stringify(body),
     }).then(function (response) {
       return response.json().then(function (answer) {
@@ -142,10 +144,16 @@
       })
       .then(function (target) {
         message.textContent = "Uploaded. Starting the analysis…";
-        return postJSON(createUrl + "/" + target.upload_id + "/complete", {});
+        // The upload's token rides in a header, never the query string (access logs).
+        var token = new URL(target.status_url, window.location.href).searchParams.get("token");
+        return postJSON(createUrl + "/" + target.upload_id + "/complete", {}, {
+          "X-Upload-Token": token,
+        }).then(function () {
+          return target;
+        });
       })
-      .then(function (done) {
-        window.location.assign(done.status_page);
+      .then(function (target) {
+        window.location.assign(target.status_page);
       })
       .catch(fail);
   });

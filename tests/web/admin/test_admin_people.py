@@ -19,6 +19,7 @@ from storage.uploads import Upload
 from tests.web.admin.signing import csrf_of
 from tests.web.form_pages import Page
 from tests.web.leads import eventually
+from tests.web.uploading import complete
 
 ERIN = "erin.doe@example.com"
 OLGA = "olga@example.com"
@@ -41,7 +42,7 @@ def _upload(client: TestClient, email: str) -> str:
     target = client.post("/api/uploads", json=body).json()["data"]
     files = {"file": ("sample.csv", CSV, "text/csv")}
     assert client.post(target["url"], data=target["fields"], files=files).status_code == 204
-    assert client.post(f"/api/uploads/{target['upload_id']}/complete").status_code == 202
+    assert complete(client, target).status_code == 202
 
     def settled() -> bool:
         data = client.get(target["status_url"]).json()["data"]
