@@ -25,6 +25,7 @@ from web.admin.auth import AdminGuard
 from web.body_limit import BodyLimitMiddleware
 from web.csrf import CSRFMiddleware
 from web.responses import envelope
+from web.storable_input import StorableInputMiddleware
 from web.templating import STATIC_DIR
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ def create_app() -> Starlette:
         routes=routes,
         middleware=[
             Middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes),
+            Middleware(StorableInputMiddleware),
             Middleware(
                 CSRFMiddleware,
                 secret_key=settings.secret_key,
