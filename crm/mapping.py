@@ -29,6 +29,11 @@ Cleaned = dict[str, str | list[str]]
 
 #: What a ticked checkbox or a JSON `true` looks like when posted.
 YES = frozenset({"true", "on", "yes", "1"})
+#: The most characters a value (or one choice of a multi-select) takes when the mapping
+#: names no `max_length`: every value is stored as posted, so none is unbounded.
+DEFAULT_MAX_CHARS = 1000
+#: The most choices a multi-select field takes.
+MAX_CHOICES = 32
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,15 @@ class FieldSpec:
     aliases: tuple[str, ...] = ()
     max_length: int | None = None
     multiple: bool = False
+
+    @property
+    def max_chars(self) -> int:
+        """The longest value (each choice, for a multi-select) the field takes."""
+        return self.max_length or DEFAULT_MAX_CHARS
+
+    @property
+    def spellings(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
 
 
 @dataclass(frozen=True)
@@ -123,6 +137,31 @@ class PropertyMap:
         except KeyError:
             raise ValueError(f"unknown form type {form_type!r}") from None
 
+    def split_known(
+        self, form_type: str, raw: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], list[str]]:
+        """The members of `raw` that spell a field of the form, and the names of the rest."""
+        known = {
+            spelling
+            for name in self.form(form_type).fields
+            for spelling in self.fields[name].spellings
+        }
+        kept = {key: value for key, value in raw.items() if key in known}
+        return kept, sorted(key for key in raw if key not in known)
+
+    def bounded(self, form_type: str, values: Mapping[str, Any]) -> Cleaned:
+        """The form's fields among `values`, each cut to what the field takes: for keeping
+        input not yet valid (a draft) without keeping anything unbounded."""
+        kept: Cleaned = {}
+        for name in self.form(form_type).fields:
+            value, limit = values.get(name), self.fields[name].max_chars
+            if isinstance(value, str):
+                kept[name] = value[:limit]
+            elif isinstance(value, list):
+                items = [item[:limit] for item in value if isinstance(item, str)]
+                kept[name] = items[:MAX_CHOICES]
+        return kept
+
     def clean(self, form_type: str, raw: Mapping[str, Any]) -> CleanResult:
         """Validate and normalise every field the form knows; unknown keys are ignored."""
         spec = self.form(form_type)
@@ -131,16 +170,21 @@ class PropertyMap:
         for name in spec.fields:
             field_spec = self.fields[name]
             value = _posted(raw, field_spec)
-            if _is_blank(value) or (
+            if _too_long(raw, field_spec):
+                # Checked before all else: blank text and an unticked box's text are stored
+                # as posted too.
+                limit = field_spec.max_chars
+                result.errors[name] = f"{field_spec.label} must be at most {limit} characters."
+            elif _is_blank(value) or (
                 field_spec.transform in BOOLEAN_TRANSFORMS and not _is_yes(value)
             ):
                 if name in spec.required:
                     result.errors[name] = f"{field_spec.label} is required."
-                continue
-            try:
-                result.values[name] = self._clean_value(field_spec, value, context)
-            except InvalidValue as exc:
-                result.errors[name] = str(exc)
+            else:
+                try:
+                    result.values[name] = self._clean_value(field_spec, value, context)
+                except InvalidValue as exc:
+                    result.errors[name] = str(exc)
         return result
 
     def clean_field(self, form_type: str, name: str, raw: Mapping[str, Any]) -> str | None:
@@ -155,16 +199,15 @@ class PropertyMap:
             items = value if isinstance(value, list) else str(value).split(",")
             if not all(isinstance(item, str) for item in items):
                 raise InvalidValue("Choose one or more of the listed options.")
+            if len(items) > MAX_CHOICES or any(len(item) > spec.max_chars for item in items):
+                raise InvalidValue(f"Choose at most {MAX_CHOICES} of the listed options.")
             cleaned = [cleaner(item, context) for item in items if item.strip()]
             return list(dict.fromkeys(cleaned))
         if isinstance(value, bool) and spec.transform in BOOLEAN_TRANSFORMS:
             value = str(value).lower()
         if not isinstance(value, str | int | float) or isinstance(value, bool):
             raise InvalidValue(f"{spec.label} must be text.")
-        text = str(value)
-        if spec.max_length and len(text) > spec.max_length:
-            raise InvalidValue(f"{spec.label} must be at most {spec.max_length} characters.")
-        cleaned_text = cleaner(text, context)
+        cleaned_text = cleaner(str(value), context)
         if not cleaned_text:
             raise InvalidValue(f"{spec.label} must contain text, not only markup or symbols.")
         return cleaned_text
@@ -249,8 +292,15 @@ class PropertyMap:
         return properties
 
 
+def _too_long(raw: Mapping[str, Any], spec: FieldSpec) -> bool:
+    return any(
+        isinstance(value := raw.get(key), str) and len(value) > spec.max_chars
+        for key in spec.spellings
+    )
+
+
 def _posted(raw: Mapping[str, Any], spec: FieldSpec) -> Any:
-    for key in (spec.name, *spec.aliases):
+    for key in spec.spellings:
         if key in raw and not _is_blank(raw[key]):
             return raw[key]
     return None

@@ -20,6 +20,8 @@ from piccolo.columns import JSON, BigSerial, Integer, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
+from storage.storable import UNSTORABLE_MESSAGE, is_storable
+
 
 class AdminSession(Table, tablename="admin_sessions"):
     """One signed-in browser."""
@@ -68,6 +70,8 @@ def _digest(token: str) -> str:
 
 async def create_admin(username: str, email: str, password: str) -> int:
     """An active admin account; raises ValueError for a weak password or a taken name."""
+    if not all(is_storable(text) for text in (username, email, password)):
+        raise ValueError(UNSTORABLE_MESSAGE)
     if len(password) < 12:
         raise ValueError("The password must be at least 12 characters.")
     taken = await BaseUser.exists().where(

@@ -15,6 +15,8 @@ from piccolo.columns import JSON, UUID, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
+from storage.storable import decode_object
+
 
 class Draft(Table, tablename="drafts"):
     """The fields of the completed steps of one form, and the step the visitor reached."""
@@ -82,7 +84,7 @@ async def load_draft(draft_id: uuid.UUID, form_type: str) -> Draft | None:
     query = Draft.objects().where(
         (Draft.id == draft_id) & (Draft.form_type == form_type) & (Draft.expires_at > _now())
     )
-    return await query.output(load_json=True).first()
+    return decode_object(await query.first())
 
 
 async def delete_drafts(*draft_ids: uuid.UUID) -> None:

@@ -21,6 +21,7 @@ from piccolo.columns.combination import WhereRaw
 from piccolo.query import Select
 
 from storage.admin import AdminAction
+from storage.storable import decode_rows
 from storage.submissions import get_submission
 from storage.tables import HubSpotCall, Submission, SyncBatchMember
 from storage.uploads import Upload, get_results, get_upload
@@ -173,8 +174,9 @@ async def list_uploads(
 
 
 async def list_admin_actions(*, before: str | None = None, after: str | None = None) -> Page:
-    query = AdminAction.select().output(load_json=True)
-    return await _page(_ACTIONS, query, before, after)
+    page = await _page(_ACTIONS, AdminAction.select(), before, after)
+    page.rows[:] = decode_rows(AdminAction, page.rows)
+    return page
 
 
 async def hubspot_calls(record_id: uuid.UUID) -> list[dict[str, Any]]:

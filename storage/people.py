@@ -25,6 +25,7 @@ from piccolo.table import Table
 from storage.admin import AdminAction
 from storage.drafts import Draft
 from storage.listing import calls_for
+from storage.storable import decode_rows
 from storage.tables import HubSpotCall, Submission, SyncBatchMember
 from storage.uploads import Upload, UploadAnalysis
 
@@ -111,18 +112,17 @@ def email_hash(email: str) -> str:
 
 async def find(email: str) -> Person:
     email = normalise(email)
-    submissions = await (
-        Submission.select()
-        .where(_email_is(email))
-        .order_by(Submission.created_at)
-        .output(load_json=True)
+    submissions = decode_rows(
+        Submission,
+        await Submission.select().where(_email_is(email)).order_by(Submission.created_at),
     )
     uploads = await Upload.select().where(_email_is(email)).order_by(Upload.created_at)
     upload_ids = [row["id"] for row in uploads]
     analyses = (
-        await UploadAnalysis.select()
-        .where(UploadAnalysis.id.is_in(upload_ids))
-        .output(load_json=True)
+        decode_rows(
+            UploadAnalysis,
+            await UploadAnalysis.select().where(UploadAnalysis.id.is_in(upload_ids)),
+        )
         if upload_ids
         else []
     )
@@ -194,11 +194,11 @@ async def erase(email: str) -> AsyncIterator[Erased]:
 
 async def trail(hashed_email: str) -> list[dict[str, Any]]:
     """The admin actions on one person (their target is the e-mail's hash), oldest first."""
-    return await (
-        AdminAction.select()
+    return decode_rows(
+        AdminAction,
+        await AdminAction.select()
         .where(AdminAction.target == hashed_email)
-        .order_by(AdminAction.id)
-        .output(load_json=True)
+        .order_by(AdminAction.id),
     )
 
 
@@ -231,7 +231,7 @@ async def _any_left(email: str) -> bool:
 async def _all_drafts() -> list[dict[str, Any]]:
     """Every draft: its e-mail sits inside a JSON column, which SQL cannot match portably.
     Drafts expire after DRAFT_TTL, so there are few."""
-    return await Draft.select().order_by(Draft.created_at).output(load_json=True)
+    return decode_rows(Draft, await Draft.select().order_by(Draft.created_at))
 
 
 def _typed_by(draft: dict[str, Any], email: str) -> bool:

@@ -11,6 +11,7 @@ from typing import Any
 
 from piccolo.engine.sqlite import TransactionType
 
+from storage.storable import decode_object
 from storage.tables import Submission, SyncBatchMember
 
 #: Submissions younger than this (seconds) are served first, newest first, so a visitor's
@@ -58,7 +59,7 @@ async def create_submission(
 
 async def get_submission(submission_id: uuid.UUID | str) -> Submission | None:
     query = Submission.objects().where(Submission.id == _uuid(submission_id))
-    return await query.output(load_json=True).first()
+    return decode_object(await query.first())
 
 
 async def claim_batch(

@@ -6,6 +6,7 @@ preflight, and the app grants none. `web/openapi.py` describes exactly what thes
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Mapping
@@ -41,14 +42,16 @@ def submission_endpoint(form_type: str):
         if content_type != "application/json":
             return envelope(415, NOT_JSON_MESSAGE)
         try:
-            raw = json.loads(await request.body(), parse_constant=_not_json)
+            raw = await parse_json(await request.body())
         except (ValueError, RecursionError):
             return envelope(400, MALFORMED_MESSAGE)
         if not isinstance(raw, dict):
             return envelope(422, NOT_OBJECT_MESSAGE)
+        form, unknown = property_map().split_known(form_type, raw)
+        ignored = [name for name in unknown if name not in PROTECTION_FIELDS]
         rejection = await check_submission(request, raw)
         if rejection is not None and rejection.pretend_success:
-            return accepted(uuid.uuid4())
+            return accepted(uuid.uuid4(), ignored)
         if rejection is not None:
             return envelope(
                 rejection.status_code,
@@ -56,7 +59,6 @@ def submission_endpoint(form_type: str):
                 errors=rejection.errors,
                 headers=rejection.headers,
             )
-        form = {key: value for key, value in raw.items() if key not in PROTECTION_FIELDS}
         errors = json_type_errors(form_type, form)
         if errors:
             # Report every field at once: the rest are checked as if the bad ones were absent.
@@ -66,15 +68,21 @@ def submission_endpoint(form_type: str):
         result = await accept_submission(form_type, form)
         if not result.ok:
             return envelope(422, INVALID_MESSAGE, errors=result.errors)
-        return accepted(result.submission_id)
+        return accepted(result.submission_id, ignored)
 
     return endpoint
 
 
-def accepted(submission_id: uuid.UUID | None) -> JSONResponse:
-    return envelope(
-        202, ACCEPTED_MESSAGE, data={"submission_id": str(submission_id), "status": "pending"}
-    )
+def accepted(submission_id: uuid.UUID | None, ignored: list[str]) -> JSONResponse:
+    """202, naming the members that are no field of the form: they were not stored."""
+    data = {"submission_id": str(submission_id), "status": "pending", "ignored": ignored}
+    return envelope(202, ACCEPTED_MESSAGE, data=data)
+
+
+async def parse_json(body: bytes) -> Any:
+    """The body's JSON, parsed off the event loop: a thread starts with no stack in use, so
+    nesting up to the recursion limit parses (its members are then ignored, not refused)."""
+    return await asyncio.to_thread(json.loads, body, parse_constant=_not_json)
 
 
 def json_type_errors(form_type: str, raw: Mapping[str, Any]) -> dict[str, str]:
@@ -86,7 +94,7 @@ def json_type_errors(form_type: str, raw: Mapping[str, Any]) -> dict[str, str]:
     errors: dict[str, str] = {}
     for name in property_map().form(form_type).fields:
         spec = property_map().fields[name]
-        for key in (name, *spec.aliases):
+        for key in spec.spellings:
             if key in raw and (error := json_type_error(spec, raw[key])):
                 errors.setdefault(name, error)
     return errors
@@ -119,7 +127,7 @@ def _not_json(constant: str) -> Any:
 def _without_spellings(raw: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
     """`raw` without any spelling (name or alias) of the fields in `names`."""
     fields = property_map().fields
-    dropped = {key for name in names for key in (name, *fields[name].aliases)}
+    dropped = {key for name in names for key in fields[name].spellings}
     return {key: value for key, value in raw.items() if key not in dropped}
 
 

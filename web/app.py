@@ -35,6 +35,7 @@ from web.protection import recaptcha_site_key
 from web.public_url import warn_if_unset
 from web.responses import envelope
 from web.security_headers import SecurityHeadersMiddleware, upload_origins
+from web.storable_input import StorableInputMiddleware
 from web.templating import STATIC_DIR
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,7 @@ def create_app() -> Starlette:
         middleware=[
             Middleware(AllowedHostsMiddleware, allowed_hosts=settings.trusted_hosts),
             Middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes),
+            Middleware(StorableInputMiddleware),
             Middleware(
                 CSRFMiddleware,
                 secret_key=settings.secret_key,

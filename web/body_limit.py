@@ -7,11 +7,10 @@ one answers in the shape the path's clients expect.
 from __future__ import annotations
 
 from starlette.datastructures import Headers
-from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from storage.objects import LOCAL_UPLOAD_PATH
-from web.responses import envelope
+from web.responses import answer_before_routing
 
 TOO_LARGE = "The request is too large. Shorten the longest fields and send it again."
 #: Paths that cap their bodies themselves: the local store's upload endpoint holds each
@@ -34,7 +33,7 @@ class BodyLimitMiddleware:
             return
         declared = Headers(scope=scope).get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_body_bytes:
-            await _too_large(scope).__call__(scope, receive, send)
+            await answer_before_routing(scope["path"], 413, TOO_LARGE)(scope, receive, send)
             return
         received = 0
         started = False
@@ -57,10 +56,4 @@ class BodyLimitMiddleware:
         except _TooLarge:
             if started:
                 raise
-            await _too_large(scope).__call__(scope, receive, send)
-
-
-def _too_large(scope: Scope) -> Response:
-    if scope["path"].startswith("/api/"):
-        return envelope(413, TOO_LARGE)
-    return HTMLResponse(f"<!doctype html><title>Too large</title><p>{TOO_LARGE}</p>", 413)
+            await answer_before_routing(scope["path"], 413, TOO_LARGE)(scope, receive, send)

@@ -13,6 +13,7 @@ from typing import Any
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
+from actors.services import property_map
 from settings import get_settings
 from storage.drafts import Draft, delete_drafts, load_draft, save_draft
 from web import cookies
@@ -48,11 +49,13 @@ async def keep_draft(
     fields: Mapping[str, Any],
     step: str,
 ) -> None:
-    """Save the draft (a new one when the cookie names none) and renew its cookie."""
+    """Save the draft (a new one when the cookie names none) and renew its cookie.
+
+    Only the form's fields are kept, each cut to what the field takes."""
     ttl_s = get_settings().draft_ttl
     draft_id = await save_draft(
         form_type=form_type,
-        fields=fields,
+        fields=property_map().bounded(form_type, fields),
         step=step,
         ttl_s=ttl_s,
         draft_id=draft_id_from(request, form_type),

@@ -22,6 +22,7 @@ from actors.services import property_map
 from crm.mapping import FieldSpec, PropertyMap
 from crm.transforms import BOOLEAN_TRANSFORMS
 from settings import Settings, get_settings
+from storage.storable import UNSTORABLE_MESSAGE
 from web.api import (
     ACCEPTED_MESSAGE,
     API_FORMS,
@@ -164,7 +165,8 @@ def form_schema(mapping: PropertyMap, form_type: str, settings: Settings) -> dic
         "type": "object",
         "title": spec.title,
         "description": (
-            "Unknown members are ignored. A field that is null or blank text counts as left out."
+            "Unknown members are not stored: the answer lists them in `data.ignored`. A field "
+            "that is null or blank text counts as left out."
         ),
         "properties": properties,
         "required": required,
@@ -232,7 +234,7 @@ def responses(settings: Settings) -> dict[str, Any]:
         "415": _error(NOT_JSON_MESSAGE),
         "422": _error(
             f"{INVALID_MESSAGE} `errors` maps each field to what is wrong with it. Also: "
-            f"{NOT_OBJECT_MESSAGE}"
+            f"{NOT_OBJECT_MESSAGE} Or: {UNSTORABLE_MESSAGE}"
         ),
     }
     if settings.submission_rate_limit:
@@ -270,10 +272,15 @@ ACCEPTED: dict[str, Any] = {
                 "success": {"const": True},
                 "data": {
                     "type": "object",
-                    "required": ["submission_id", "status"],
+                    "required": ["submission_id", "status", "ignored"],
                     "properties": {
                         "submission_id": {"type": "string", "format": "uuid"},
                         "status": {"const": "pending"},
+                        "ignored": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "description": "Members that are no field of the form, not stored.",
+                        },
                     },
                 },
             },
