@@ -100,7 +100,7 @@ class Settings(BaseSettings):
         "for X-Forwarded-For; empty: use the socket peer",
     )
 
-    # Public address, allowed hosts and framing (issue 11, hostile visitors). Every absolute
+    # Public address, allowed hosts and framing. Every absolute
     # link the product writes (the HubSpot note, the API's status links) is built on
     # PUBLIC_URL, never on the request's Host header, which the visitor chooses.
     public_url: str | None = Field(

@@ -485,13 +485,24 @@ def upload_schemas(settings: Settings) -> dict[str, Any]:
         "UploadCreated": envelope_with(
             {
                 "type": "object",
-                "required": ["upload_id", "url", "fields", "expires_at", "status_url"],
+                "required": [
+                    "upload_id",
+                    "url",
+                    "fields",
+                    "expires_at",
+                    "status_url",
+                    "status_page",
+                ],
                 "properties": {
                     "upload_id": uuid_string,
                     "url": url,
                     "fields": {"type": "object", "additionalProperties": {"type": "string"}},
                     "expires_at": {"type": "string", "format": "date-time"},
                     "status_url": url,
+                    "status_page": {
+                        **url,
+                        "description": "The visitor's page that follows the analysis live.",
+                    },
                 },
             }
         ),

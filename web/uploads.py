@@ -175,6 +175,7 @@ async def create_upload(request: Request) -> Response:
         "fields": target.fields,
         "expires_at": target.expires_at.isoformat().replace("+00:00", "Z"),
         "status_url": links["status_url"],
+        "status_page": links["status_page"],
     }
     return envelope(201, CREATED_MESSAGE, data=data)
 
