@@ -27,6 +27,7 @@ from tests.abuse.blocked_analysis import BlockedAnalysis
 from tests.integration.processes import free_port, stack
 from tests.storage.stored_uploads import age_upload, stored_upload
 from tests.web.leads import eventually, submit, wait_for_status
+from tests.web.uploading import complete
 from web.app import create_app
 
 #: Seconds a lead may take to reach HubSpot while every analysis thread is held.
@@ -59,7 +60,7 @@ def _upload(client: Any) -> str:
     target = created.json()["data"]
     files = {"file": ("sample.csv", SAMPLE, "text/csv")}
     assert client.post(target["url"], data=target["fields"], files=files).status_code == 204
-    completed = client.post(f"/api/uploads/{target['upload_id']}/complete")
+    completed = complete(client, target)
     assert completed.status_code == 202, completed.text
     return target["status_url"]
 

@@ -174,6 +174,7 @@ class Stack:
             str(port),
             "--log-level",
             "warning",
+            env={"PUBLIC_URL": f"http://127.0.0.1:{port}"},
         )
         wait_for_http(f"http://127.0.0.1:{port}/healthz")
         return process
