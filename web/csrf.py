@@ -32,6 +32,8 @@ from starlette.requests import HTTPConnection
 from starlette.responses import HTMLResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from web.replay import replay
+
 COOKIE_NAME = "csrftoken"
 #: The cookie's name over https: the `__Host-` prefix makes the browser insist it is
 #: Secure, Path=/ and without Domain (only plain http, embedded or in development, lacks it).
@@ -135,7 +137,7 @@ class CSRFMiddleware:
                 if body is None:
                     await HTMLResponse(TOO_LARGE_PAGE, 413)(scope, receive, send)
                     return
-                receive = _replay(body, receive)
+                receive = replay(body, receive)
                 if not _any_same(await _form_token(connection.headers, body), expected):
                     await self._reject(scope, receive, send)
                     return
@@ -267,20 +269,6 @@ async def _form_token(headers: Headers, body: bytes) -> str:
 
 async def _once(body: bytes) -> AsyncGenerator[bytes, None]:
     yield body
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A `receive` that hands the app the body already read, then defers to the server."""
-    pending = True
-
-    async def replay() -> Message:
-        nonlocal pending
-        if pending:
-            pending = False
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
 
 
 def _cookie_header(token: str, *, secure: bool) -> str:

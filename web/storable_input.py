@@ -17,10 +17,11 @@ from urllib.parse import unquote_to_bytes
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from storage.objects import LOCAL_UPLOAD_PATH
 from storage.storable import UNSTORABLE_MESSAGE, all_storable
+from web.replay import replay
 from web.responses import answer_before_routing
 
 JSON = b"application/json"
@@ -43,7 +44,7 @@ class StorableInputMiddleware:
         checked = content_type in {JSON, URLENCODED, MULTIPART}
         if storable and checked and scope["path"] != LOCAL_UPLOAD_PATH:
             body = await _read_body(receive)
-            receive = _replay(body, receive)
+            receive = replay(body, receive)
             storable = await storable_body(content_type, options, body)
         if not storable:
             refusal = answer_before_routing(scope["path"], 422, UNSTORABLE_MESSAGE)
@@ -138,17 +139,3 @@ async def _read_body(receive: Receive) -> bytes:
         chunks.append(message.get("body", b""))
         more = message.get("more_body", False)
     return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A `receive` that hands the app the body already read, then defers to the server."""
-    pending = True
-
-    async def replay() -> Message:
-        nonlocal pending
-        if pending:
-            pending = False
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
