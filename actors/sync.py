@@ -31,6 +31,7 @@ from crm.errors import ErrorKind, HubSpotError, WriteInDoubt
 from settings import get_settings
 from storage import submissions
 from storage.runner import database
+from storage.storable import TOO_DEEP
 from storage.submissions import Batch, Settlement
 from storage.tables import Submission
 
@@ -46,6 +47,11 @@ DRAIN_S = 60.0
 SLOT_HOLD_S = 15.0
 #: Set when a wake-up found every batch slot taken: the next holder to let go claims again.
 WANTED_KEY = "leadsync:sync:wanted"
+#: Why a row stored before input was bounded, nested too deeply to read, fails unsent.
+UNREADABLE = (
+    "The submission was stored nested too deeply to read, so it cannot be sent to HubSpot. "
+    "Ask the visitor to send the form again."
+)
 #: Seconds a row waits after a failure of our own (a bug, the database) before a retry.
 INTERNAL_ERROR_WAIT_S = 10.0
 
@@ -101,6 +107,9 @@ def _sync_batches(first: str | None, deadline: float) -> bool:
 
 def sync_batch(batch: Batch) -> None:
     """Sync one claimed batch and settle each of its rows."""
+    batch = _without_unreadable(batch)
+    if not batch.rows:
+        return
     leads = {row.id: _lead(row) for row in batch.rows}
     saved = {row_id: dataclasses.replace(lead.progress) for row_id, lead in leads.items()}
     lease_s = get_settings().sync_lease
@@ -125,6 +134,21 @@ def sync_batch(batch: Batch) -> None:
             raise
         else:
             _settle(batch, leads, None)
+
+
+def _without_unreadable(batch: Batch) -> Batch:
+    """The batch less its rows stored nested too deeply to read, failed here: what they
+    hold cannot reach HubSpot, and the rest of the batch must not wait on them."""
+    unreadable = {
+        row.id
+        for row in batch.rows
+        if TOO_DEEP in (row.contact_properties, row.deal_properties, row.summary)
+    }
+    if unreadable:
+        log.warning("sync of %s failed: %s", sorted(map(str, unreadable)), UNREADABLE)
+        failed = Settlement("failed", UNREADABLE)
+        database.run(submissions.settle_batch(batch.id, dict.fromkeys(unreadable, failed)))
+    return Batch(batch.id, [row for row in batch.rows if row.id not in unreadable])
 
 
 def wake_up(first: uuid.UUID | str | None = None, delay_s: float = 0.0) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from piccolo.engine.sqlite import TransactionType
 
-from storage.storable import decode_object
+from storage.storable import TOO_DEEP, decode_object, decode_rows
 from storage.tables import Submission, SyncBatchMember
 
 #: Submissions younger than this (seconds) are served first, newest first, so a visitor's
@@ -96,9 +96,9 @@ async def claim_batch(
         await SyncBatchMember.insert(
             *(SyncBatchMember(batch_id=batch_id, submission_id=row_id) for row_id in ids)
         )
-        rows = (
-            await Submission.objects().where(Submission.batch_id == batch_id).output(load_json=True)
-        )
+        rows = await Submission.objects().where(Submission.batch_id == batch_id)
+        for row in rows:
+            decode_object(row)
     order = {row_id: n for n, row_id in enumerate(ids)}
     return Batch(batch_id, sorted(rows, key=lambda row: order[row.id]))
 
@@ -178,19 +178,17 @@ async def written_contacts(
     step is done: a sync of an earlier one must leave their values on top."""
     if not emails:
         return {}
-    rows = (
-        await Submission.select(
-            Submission.email, Submission.created_at, Submission.contact_properties
-        )
-        .where(
-            Submission.email.is_in(list(emails))
-            & (Submission.created_at > since)
-            & Submission.hubspot_contact_id.is_not_null()
-        )
-        .output(load_json=True)
+    rows = await Submission.select(
+        Submission.email, Submission.created_at, Submission.contact_properties
+    ).where(
+        Submission.email.is_in(list(emails))
+        & (Submission.created_at > since)
+        & Submission.hubspot_contact_id.is_not_null()
     )
     found: dict[str, list[tuple[dt.datetime, dict[str, str]]]] = {}
-    for row in rows:
+    for row in decode_rows(Submission, rows):
+        if row["contact_properties"] == TOO_DEEP:
+            continue  # nothing of it can be kept on top: its own sync fails as unreadable
         found.setdefault(row["email"], []).append((row["created_at"], row["contact_properties"]))
     return found
 

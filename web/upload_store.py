@@ -3,6 +3,8 @@
 The multipart body is parsed as it streams in: the signed policy is checked before the
 file's first byte, and the file goes straight to its place with its size capped, never
 spooled whole in memory or in the system's temporary folder. Like S3 it answers 204.
+Everything before the file is capped too, and a declared length over what any upload
+may be is refused before the body is read, so a hostile post costs a bounded read.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from settings import get_settings
 from storage.objects import (
     LOCAL_UPLOAD_PATH,
+    TOO_LARGE,
     LocalObjectStore,
     LocalWrite,
     UploadRejected,
@@ -28,18 +32,30 @@ from web.responses import envelope
 #: Form fields may come before the file, each this many bytes at most: S3's own few.
 MAX_FIELDS = 16
 MAX_FIELD_BYTES = 4096
+#: Bytes read before the file's data (preamble, boundaries, part headers, field values):
+#: room for MAX_FIELDS fields of MAX_FIELD_BYTES and their headers, and no more.
+BEFORE_FILE_MAX_BYTES = 64 * 1024
+#: One part header line, in bytes: a content disposition naming a long file name fits.
+HEADER_MAX_BYTES = 4096
+#: Headers in one part: a browser sends a disposition and a content type.
+HEADERS_PER_PART = 4
 
 NOT_HERE = "Uploads go to the storage service named in the upload URL, not here."
 NOT_MULTIPART = "Send the upload as multipart/form-data: the fields, then the file as `file`."
 NO_FILE = "The upload has no `file` part. Send the fields, then the file as `file`."
 MALFORMED = "The upload is not well-formed multipart/form-data. Start the upload again."
+FIELDS_TOO_LARGE = (
+    "The fields before the file are too large. Send only the fields the upload URL gave, "
+    "then the file."
+)
 
 
 class _Receiver:
     """python-multipart callbacks: collect the fields, then write the file as it comes."""
 
-    def __init__(self, store: LocalObjectStore) -> None:
+    def __init__(self, store: LocalObjectStore, declared_bytes: int | None) -> None:
         self.store = store
+        self.declared_bytes = declared_bytes
         self.fields: dict[str, str] = {}
         self.stack = contextlib.ExitStack()
         self.writer: LocalWrite | None = None
@@ -84,9 +100,11 @@ class _Receiver:
         self._in_file = self._name == "file"
         if self._in_file:
             policy = self.store.verify(self.fields)
+            if _over(self.declared_bytes, policy.max_bytes):
+                raise UploadRejected(413, TOO_LARGE)
             self.writer = self.stack.enter_context(self.store.receive(policy))
         elif len(self.fields) >= MAX_FIELDS:
-            raise UploadRejected(400, MALFORMED)
+            raise UploadRejected(413, FIELDS_TOO_LARGE)
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
         if self._in_file:
@@ -95,7 +113,7 @@ class _Receiver:
             return
         self._value += data[start:end]
         if len(self._value) > MAX_FIELD_BYTES:
-            raise UploadRejected(400, MALFORMED)
+            raise UploadRejected(413, FIELDS_TOO_LARGE)
 
     def _part_end(self) -> None:
         if self._in_file:
@@ -111,12 +129,32 @@ async def receive_upload(request: Request) -> Response:
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     if content_type != b"multipart/form-data" or not params.get(b"boundary"):
         return envelope(400, NOT_MULTIPART)
-    receiver = _Receiver(store)
+    declared = request.headers.get("content-length", "")
+    declared_bytes = int(declared) if declared.isdigit() else None
+    if _over(declared_bytes, get_settings().upload_max_bytes):
+        return envelope(413, TOO_LARGE)
+    receiver = _Receiver(store, declared_bytes)
     try:
         with receiver.stack:
-            parser = MultipartParser(params[b"boundary"], receiver.callbacks())
+            parser = MultipartParser(
+                params[b"boundary"],
+                receiver.callbacks(),
+                max_header_count=HEADERS_PER_PART,
+                max_header_size=HEADER_MAX_BYTES,
+            )
+            before_file_bytes = 0
             async for chunk in request.stream():
+                if receiver.writer is None:
+                    # Fed no further than the cap until the file part has begun.
+                    room = BEFORE_FILE_MAX_BYTES - before_file_bytes
+                    head, chunk = chunk[:room], chunk[room:]
+                    parser.write(head)
+                    before_file_bytes += len(head)
+                    if receiver.writer is None and chunk:
+                        raise UploadRejected(413, FIELDS_TOO_LARGE)
                 parser.write(chunk)
+                if receiver.done:
+                    break  # what follows the file is an epilogue: not worth reading
             parser.finalize()
             if not receiver.done:
                 raise UploadRejected(400, NO_FILE)
@@ -125,6 +163,11 @@ async def receive_upload(request: Request) -> Response:
     except FormParserError:
         return envelope(400, MALFORMED)
     return Response(status_code=204)
+
+
+def _over(declared_bytes: int | None, file_max_bytes: int) -> bool:
+    """Whether a declared body length is more than a file of `file_max_bytes` can take."""
+    return declared_bytes is not None and declared_bytes > file_max_bytes + BEFORE_FILE_MAX_BYTES
 
 
 routes = [Route(LOCAL_UPLOAD_PATH, receive_upload, methods=["POST"], name="upload_store")]

@@ -11,10 +11,11 @@ import pytest
 from starlette.testclient import TestClient
 
 from storage import people
-from storage.admin import create_admin
+from storage.admin import AdminAction, create_admin
 from storage.storable import TOO_DEEP
 from storage.submissions import get_submission
 from storage.tables import Submission
+from tests.web.admin.signing import csrf_of
 from tests.web.leads import SPEC_LEAD
 
 #: Deeper than json.loads and json.dumps recurse from inside a request.
@@ -63,6 +64,38 @@ def test_a_row_stored_deeply_nested_before_is_read_with_its_nesting_bounded(
     assert row.raw_fields == TOO_DEEP
     assert person.submissions[0]["raw_fields"] == TOO_DEEP
     json.dumps(person.export(), default=str)
+
+
+def test_the_dashboard_shows_rows_stored_deeply_nested_before(admin: TestClient) -> None:
+    row_id = uuid.uuid4()
+    deep = '{"a":' * DEEP + "1" + "}" * DEEP
+    [signed_in] = AdminAction.select(AdminAction.action).run_sync()
+    Submission(
+        id=row_id,
+        form_type="contact",
+        email="victim@example.com",
+        raw_fields=deep,
+        contact_properties=deep,
+        deal_properties=deep,
+        summary=deep,
+    ).save().run_sync()
+    AdminAction(username="ops", action=signed_in["action"], detail=deep).save().run_sync()
+    token = csrf_of(admin, "/admin/people")
+    form = {"csrf_token": token, "email": "victim@example.com"}
+
+    answers = {
+        "submission": admin.get(f"/admin/submissions/{row_id}"),
+        "submissions": admin.get("/admin/submissions"),
+        "activity": admin.get("/admin/activity"),
+        "person": admin.post("/admin/people", data=form),
+        "export": admin.post("/admin/people/export", data=form),
+    }
+
+    assert {name: answer.status_code for name, answer in answers.items()} == dict.fromkeys(
+        answers, 200
+    )
+    assert "victim@example.com" in answers["submission"].text
+    assert answers["export"].json()["submissions"][0]["raw_fields"] == TOO_DEEP
 
 
 @pytest.mark.parametrize("text", ["a\x00b", "a\ud800b"], ids=["nul", "lone-surrogate"])

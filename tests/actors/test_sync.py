@@ -20,6 +20,9 @@ from storage.tables import Submission
 from tests.faults import on_first, open_breaker
 from web.submit import accept_submission
 
+#: Deeper than json.loads and json.dumps recurse: a row stored before input was bounded.
+DEEP = 950
+
 FORM = {
     "email": "sam@example.com",
     "firstName": "Sam",
@@ -110,6 +113,20 @@ def test_one_refused_lead_fails_alone_and_its_neighbours_sync(db, sandbox) -> No
 
     assert _row(bad).status == "failed" and "no_such_property" in _row(bad).last_error
     assert {_row(i).status for i in good} == {"synced"}
+
+
+def test_a_row_stored_deeply_nested_fails_alone_with_a_reason_and_its_neighbours_sync(
+    db, sandbox
+) -> None:
+    good = [_store(email=f"ok{n}@example.com") for n in range(3)]
+    deep = _store(email="deep@example.com")
+    _set(deep, contact_properties='{"a":' * DEEP + "1" + "}" * DEEP)
+
+    sync_submission(deep)
+
+    assert _row(deep).status == "failed" and "nested too deeply" in _row(deep).last_error
+    assert {_row(i).status for i in good} == {"synced"}
+    assert "deep@example.com" not in {c["properties"]["email"] for c in sandbox.contacts()}
 
 
 @pytest.fixture

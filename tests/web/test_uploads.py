@@ -7,7 +7,7 @@ import asyncio
 import io
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx2
@@ -15,14 +15,17 @@ import openpyxl
 import pytest
 from hypothesis import HealthCheck, settings
 
-from storage.objects import S3ObjectStore
+from settings import get_settings
+from storage.objects import LOCAL_UPLOAD_PATH, S3ObjectStore
 from tests.s3 import s3_store
 from tests.web.uploading import complete, token_of
+from web.upload_store import BEFORE_FILE_MAX_BYTES
 
 EMAIL = "dana@example.com"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 #: Seconds an upload may take to be analysed and recorded in the sandbox.
 SETTLE_TIMEOUT_S = 30
+BASE_URL = "http://127.0.0.1:8000"
 
 
 @pytest.fixture
@@ -32,7 +35,7 @@ def app(db) -> Any:
 
     from web.app import create_app
 
-    return TestClient(create_app(), base_url="http://127.0.0.1:8000")
+    return TestClient(create_app(), base_url=BASE_URL)
 
 
 def _workbook() -> bytes:
@@ -216,6 +219,106 @@ def test_a_local_upload_larger_than_declared_is_refused(app) -> None:
 
     assert _via_app(app)(target, "people.csv", CSV, "text/csv") == 413
     assert complete(app, target).status_code == 409
+
+
+BOUNDARY = "hostile"
+#: Bytes a hostile sender offers in all: far more than any upload may be.
+OFFERED_BYTES = 300 * 1024 * 1024
+#: Bytes one piece of a streamed body carries, as a server hands them over.
+PIECE_BYTES = 64 * 1024
+
+
+class _Offer:
+    """A streamed body: `opening`, then `filler` until OFFERED_BYTES; counts what was read."""
+
+    def __init__(self, opening: bytes, filler: bytes) -> None:
+        self.opening = opening
+        self.filler = filler * (PIECE_BYTES // len(filler))
+        self.read_bytes = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        piece = self.opening
+        while self.read_bytes < OFFERED_BYTES:
+            self.read_bytes += len(piece)
+            yield piece
+            piece = self.filler
+
+
+def _part(name: str, value: str = "", filename: str = "") -> bytes:
+    disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+    return f"--{BOUNDARY}\r\nContent-Disposition: {disposition}\r\n\r\n{value}".encode()
+
+
+def _fields(target: dict[str, Any]) -> bytes:
+    return b"".join(_part(name, value) + b"\r\n" for name, value in target["fields"].items())
+
+
+def _post(offer: _Offer, url: str = LOCAL_UPLOAD_PATH, **headers: str) -> httpx2.Response:
+    """POST the offer to the app as a stream, with no length unless one is given."""
+    from web.app import create_app
+
+    async def send() -> httpx2.Response:
+        transport = httpx2.ASGITransport(app=create_app())
+        async with httpx2.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+            content_type = f"multipart/form-data; boundary={BOUNDARY}"
+            return await client.post(
+                url, content=offer, headers={"Content-Type": content_type} | headers
+            )
+
+    return asyncio.run(send())
+
+
+@pytest.mark.parametrize(
+    ("opening", "filler", "status"),
+    [
+        (_part("policy"), b"x", 413),
+        (b"", b"\r\n", 413),
+        (_part("a") + b"\r\n", _part("a") + b"\r\n", 413),
+        (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=".encode(), b"x", 400),
+    ],
+    ids=["one-endless-field", "endless-preamble", "endless-fields", "endless-disposition"],
+)
+def test_hundreds_of_megabytes_before_the_file_are_refused_after_a_bounded_read(
+    db, opening: bytes, filler: bytes, status: int
+) -> None:
+    offer = _Offer(opening, filler)
+
+    answer = _post(offer)
+
+    assert answer.status_code == status, answer.text
+    assert offer.read_bytes <= BEFORE_FILE_MAX_BYTES + 2 * PIECE_BYTES
+
+
+def test_a_declared_length_over_any_upload_is_refused_unread(db) -> None:
+    offer = _Offer(_part("policy"), b"x")
+    too_long = get_settings().upload_max_bytes + BEFORE_FILE_MAX_BYTES + 1
+
+    answer = _post(offer, **{"Content-Length": str(too_long)})
+
+    assert answer.status_code == 413 and "larger than the upload allows" in answer.text
+    assert offer.read_bytes == 0
+
+
+def test_a_declared_length_over_the_policy_is_refused_before_the_file_is_read(app) -> None:
+    target = _target(app, CSV[:1000])
+    opening = _fields(target) + _part("file", filename="people.csv")
+    offer = _Offer(opening, b"1,Name,1.5\n")
+
+    answer = _post(offer, target["url"], **{"Content-Length": str(OFFERED_BYTES)})
+
+    assert answer.status_code == 413 and "larger than the upload allows" in answer.text
+    assert offer.read_bytes <= len(opening) + PIECE_BYTES
+    assert complete(app, target).status_code == 409
+
+
+def test_an_endless_file_is_refused_at_the_policys_size(app) -> None:
+    target = _target(app, CSV)
+    offer = _Offer(_fields(target) + _part("file", filename="people.csv"), b"1,Name,1.5\n")
+
+    answer = _post(offer, target["url"])
+
+    assert answer.status_code == 413
+    assert offer.read_bytes <= len(CSV) + BEFORE_FILE_MAX_BYTES + PIECE_BYTES
 
 
 def test_completing_an_unknown_upload_is_a_404(app) -> None:
